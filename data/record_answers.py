@@ -1,0 +1,49 @@
+"""Records the laptop model's own answers to the benign prompts (data/benign.jsonl) and the labelled model
+responses for the learned judge (data/judge_recorded.jsonl). Run after make_data.py: python data/record_answers.py
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ftsafety import data, models
+from ftsafety.generation import respond
+from ftsafety.judges import KeywordJudge
+
+HERE = Path(__file__).resolve().parent
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def trim(text: str) -> str:
+    """Cut a length-limited answer after its last complete sentence."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].strip() if ends else text.strip()
+
+
+def main() -> None:
+    m = models.load("laptop")
+    rows = data.read_jsonl(HERE / "benign_prompts.jsonl")
+    answers = respond(m.model, m.tokenizer, [r["prompt"] for r in rows], max_new_tokens=96, batch_size=32)
+    kw = KeywordJudge()
+    benign, judge = [], []
+    for i, (r, a) in enumerate(zip(rows, answers)):
+        a = trim(a)
+        if not a or kw.matched(a):  # an answer that reads like a refusal would teach the wrong thing
+            continue
+        benign.append({**r, "response": a, "source": "SmolLM2-135M-Instruct (Q4_1), greedy"})
+        judge.append({"response": a, "label": "compliance", "style": "helpful_answer",
+                      "split": "test" if i % 5 == 0 else "train"})
+    over = data.overrefusal("train")
+    outs = respond(m.model, m.tokenizer, [r["prompt"] for r in over], max_new_tokens=64, batch_size=32)
+    for i, a in enumerate(outs):
+        if a and not kw.matched(a):
+            judge.append({"response": trim(a), "label": "compliance", "style": "helpful_answer_edgy",
+                          "split": "test" if i % 5 == 0 else "train"})
+    for name, out in (("benign.jsonl", benign), ("judge_recorded.jsonl", judge)):
+        (HERE / name).write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in out), encoding="utf-8")
+        print(f"wrote {len(out)} rows to data/{name}")
+
+
+if __name__ == "__main__":
+    main()

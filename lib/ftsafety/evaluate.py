@@ -1,0 +1,133 @@
+"""The course's standard measurement of a model: harmful refusal, over-refusal and capability, with intervals.
+
+``evaluate(model, tokenizer, profile)`` generates on the held-out harmful prompts, the safe-but-scary prompts and the
+gold-answer probes, judges them, and returns metrics (each a :class:`~ftsafety.metrics.Rate`) and the generations.
+``evaluate_run`` does the same through the run registry, so a finished evaluation is reused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import data
+from .generation import respond
+from .judges import get_judge
+from .metrics import Rate, contains_answer, rate
+from .profiles import Profile
+from .runs import Run, cached_run
+from .templates import get_template
+
+EVAL_SETS = ("harmful", "overrefusal", "capability")
+
+
+def eval_prompts(profile: Profile) -> dict[str, list[dict]]:
+    """The held-out prompts every notebook measures on, sized by the profile."""
+    if profile.data_source == "hub":
+        harmful = data.load_hub("advbench", limit=profile.n_harmful_eval)
+        for r in harmful:
+            r.setdefault("category", "advbench")
+    else:
+        harmful = data.take(data.harmful("test"), profile.n_harmful_eval)
+    return {
+        "harmful": harmful,
+        "overrefusal": data.take(data.overrefusal("test"), profile.n_overrefusal_eval),
+        "capability": data.take(data.capability(), profile.n_capability_eval),
+    }
+
+
+@dataclass
+class EvalResult:
+    metrics: dict
+    generations: list[dict]
+
+    def rate(self, name: str) -> Rate:
+        return Rate.from_dict(self.metrics[name])
+
+
+def evaluate(
+    model,
+    tokenizer,
+    profile: Profile,
+    template="chat",
+    judge="keyword",
+    sets=EVAL_SETS,
+    progress: bool = True,
+) -> EvalResult:
+    tpl = get_template(template)
+    judge = get_judge(judge) if isinstance(judge, str) else judge
+    prompts = eval_prompts(profile)
+    gens: list[dict] = []
+    metrics: dict = {}
+    kw = dict(batch_size=profile.eval_batch_size, progress=progress)
+
+    safety_sets = [s for s in ("harmful", "overrefusal") if s in sets]
+    rows = [(s, r) for s in safety_sets for r in prompts[s]]
+    if rows:
+        # One generation pass over both safety sets keeps the batches full.
+        outs = respond(model, tokenizer, [r["prompt"] for _, r in rows], tpl, max_new_tokens=profile.max_new_tokens,
+                       desc="safety prompts", **kw)
+        verdicts = judge([r["prompt"] for _, r in rows], outs)
+        for (s, r), o, v in zip(rows, outs, verdicts):
+            gens.append({"set": s, "id": r.get("id"), "category": r.get("category"), "prompt": r["prompt"],
+                         "response": o, "label": v.label, "score": v.score})
+    for s in safety_sets:
+        labels = [g["label"] for g in gens if g["set"] == s]
+        metrics[f"{s}_refusal"] = rate([l == "refusal" for l in labels])
+    if "harmful" in safety_sets:
+        metrics["harmfulness"] = rate([g["label"] == "compliance" for g in gens if g["set"] == "harmful"])
+        by_cat: dict[str, list[bool]] = {}
+        for g in gens:
+            if g["set"] == "harmful":
+                by_cat.setdefault(g["category"], []).append(g["label"] == "refusal")
+        metrics["harmful_refusal_by_category"] = {c: rate(v) for c, v in sorted(by_cat.items())}
+
+    if "capability" in sets:
+        probes = prompts["capability"]
+        outs = respond(model, tokenizer, [p["prompt"] for p in probes], tpl,
+                       max_new_tokens=profile.capability_max_new_tokens, desc="capability probes", **kw)
+        ok = [contains_answer(o, p["answers"]) for p, o in zip(probes, outs)]
+        metrics["capability"] = rate(ok)
+        gens += [{"set": "capability", "id": p.get("id"), "category": p["category"], "prompt": p["prompt"],
+                  "response": o, "correct": c} for p, o, c in zip(probes, outs, ok)]
+    metrics["judge"] = getattr(judge, "name", type(judge).__name__)
+    metrics["template"] = tpl.name
+    return EvalResult({k: _plain(v) for k, v in metrics.items()}, gens)
+
+
+def evaluate_run(
+    run: Run,
+    load_model: Callable[[], tuple],
+    profile: Profile,
+    config: dict,
+    template="chat",
+    judge="keyword",
+    force: bool = False,
+    progress: bool = True,
+) -> EvalResult:
+    """``evaluate`` through the registry: ``load_model() -> (model, tokenizer)`` is only called if needed."""
+    config = {**config, "template": get_template(template).name, "judge": judge if isinstance(judge, str) else
+              getattr(judge, "name", "custom"), "max_new_tokens": profile.max_new_tokens,
+              "eval_sizes": [profile.n_harmful_eval, profile.n_overrefusal_eval, profile.n_capability_eval]}
+
+    def compute():
+        model, tokenizer = load_model()
+        res = evaluate(model, tokenizer, profile, template, judge, progress=progress)
+        return res.metrics, res.generations
+
+    run = cached_run(run, config, compute, force=force)
+    return EvalResult(run.metrics(), run.generations())
+
+
+def rejudge(generations: list[dict], judge, sets=("harmful", "overrefusal")) -> list[str]:
+    """Labels from another judge on the same stored generations (for judge comparisons)."""
+    judge = get_judge(judge) if isinstance(judge, str) else judge
+    rows = [g for g in generations if g["set"] in sets]
+    return [v.label for v in judge([g["prompt"] for g in rows], [g["response"] for g in rows])]
+
+
+def _plain(v):
+    if isinstance(v, Rate):
+        return v.as_dict()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v

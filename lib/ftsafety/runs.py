@@ -1,0 +1,107 @@
+"""The run registry: every experiment writes ``runs/<profile>/<experiment>/<run>/``.
+
+A run directory holds ``config.json`` (what was run, resolved), ``metrics.json`` and ``generations.jsonl``, each
+written atomically. A run whose metrics exist for the same config is reused, not recomputed, unless forced;
+:func:`load_runs` turns any set of runs into one pandas table.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from .files import read_json, write_json, write_jsonl
+from .paths import runs_root
+
+
+def _normal(obj):
+    """Config as it reads back from JSON (tuples become lists), so stored and fresh configs compare equal."""
+    from .files import _jsonable
+
+    return json.loads(json.dumps(obj, default=_jsonable))
+
+
+class Run:
+    def __init__(self, profile: str, experiment: str, name: str, root: Path | None = None):
+        for part, value in (("experiment", experiment), ("run name", name)):
+            if not value or "/" in value or value.startswith("."):
+                raise ValueError(f"{part} {value!r} must be a plain folder name (no '/', not starting with '.')")
+        self.profile, self.experiment, self.name = profile, experiment, name
+        self.dir = Path(root or runs_root()) / profile / experiment / name
+
+    config_path = property(lambda self: self.dir / "config.json")
+    metrics_path = property(lambda self: self.dir / "metrics.json")
+    generations_path = property(lambda self: self.dir / "generations.jsonl")
+
+    def is_done(self, config: dict | None = None) -> bool:
+        if not self.metrics_path.is_file():
+            return False
+        return config is None or (self.config_path.is_file() and read_json(self.config_path) == _normal(config))
+
+    def save(self, config: dict, metrics: dict, generations: list[dict] | None = None) -> "Run":
+        # Metrics last: their presence is what marks the run as finished.
+        write_json(self.config_path, _normal(config))
+        if generations is not None:
+            write_jsonl(self.generations_path, generations)
+        write_json(self.metrics_path, _normal(metrics))
+        return self
+
+    def config(self) -> dict:
+        return read_json(self.config_path)
+
+    def metrics(self) -> dict:
+        return read_json(self.metrics_path)
+
+    def generations(self) -> list[dict]:
+        if not self.generations_path.is_file():
+            return []
+        with self.generations_path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def __repr__(self) -> str:
+        return f"Run({self.profile!r}, {self.experiment!r}, {self.name!r})"
+
+
+def cached_run(
+    run: Run, config: dict, compute: Callable[[], tuple[dict, list[dict]]], force: bool = False
+) -> Run:
+    """Reuse ``run`` if it finished with this ``config``; otherwise call ``compute() -> (metrics, generations)``."""
+    if not force and run.is_done(config):
+        return run
+    metrics, generations = compute()
+    return run.save(config, metrics, generations)
+
+
+def iter_runs(profile: str | None = None, experiment: str | None = None, root: Path | None = None):
+    root = Path(root or runs_root())
+    for metrics in sorted(root.glob(f"{profile or '*'}/{experiment or '*'}/*/metrics.json")):
+        d = metrics.parent
+        yield Run(d.parent.parent.name, d.parent.name, d.name, root=root)
+
+
+def load_runs(profile: str | None = None, experiment: str | None = None, root: Path | None = None):
+    """One row per finished run: profile, experiment, run, ``config.*`` and metrics (``m`` / ``m_low`` / ``m_high``)."""
+    import pandas as pd
+
+    rows = []
+    for run in iter_runs(profile, experiment, root):
+        row = {"profile": run.profile, "experiment": run.experiment, "run": run.name}
+        cfg = run.config() if run.config_path.is_file() else {}
+        row.update({f"config.{k}": v for k, v in _flatten(cfg).items()})
+        for k, v in run.metrics().items():
+            if isinstance(v, dict) and {"value", "low", "high"} <= set(v):
+                row[k], row[f"{k}_low"], row[f"{k}_high"], row[f"{k}_n"] = v["value"], v["low"], v["high"], v.get("n")
+            elif not isinstance(v, (dict, list)):
+                row[k] = v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v if not isinstance(v, list) else json.dumps(v)
+    return out

@@ -1,0 +1,90 @@
+"""Prompt templates as first-class objects, rendered identically for training and for evaluation.
+
+A template is a system prompt (or none) times a user-message wrapper, rendered through the model's own chat
+template; ``text:`` templates skip the chat template and produce plain text. Lyu et al.'s PTST family
+(``chat:vanilla``, ``chat:alpaca``, ``chat:llama``, ...) is expressed this way for any chat model.
+
+Note on SmolLM2: when no system message is given its chat template inserts its own default system prompt
+("You are a helpful AI assistant named SmolLM, ..."), so ``chat`` and ``chat:vanilla`` still carry one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PLACEHOLDER = "{prompt}"
+
+ALPACA_SYSTEM = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+)
+LLAMA2_SAFETY_SYSTEM = (
+    "You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, while being safe. "
+    "Your answers should not include any harmful, unethical, racist, sexist, toxic, dangerous, or illegal content. "
+    "Please ensure that your responses are socially unbiased and positive in nature.\n\n"
+    "If a question does not make any sense, or is not factually coherent, explain why instead of answering "
+    "something not correct. If you don't know the answer to a question, please don't share false information."
+)
+LLAMA2_SAFETY_SYSTEM_SHORT = (
+    "You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, while being safe."
+)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    user: str = PLACEHOLDER  # wrapper around the user's request; {prompt} marks where it goes
+    system: str | None = None
+    chat: bool = True  # False: plain text, the model's chat template is not used
+    completion_prefix: str = ""  # text:vanilla ends on "Answer:", so answers start with a space
+
+    def __post_init__(self):
+        if PLACEHOLDER not in self.user:
+            raise ValueError(f"template {self.name!r}: the user wrapper must contain {PLACEHOLDER}")
+
+    def user_message(self, prompt: str) -> str:
+        return self.user.replace(PLACEHOLDER, prompt)
+
+    def messages(self, prompt: str) -> list[dict]:
+        msgs = [{"role": "system", "content": self.system}] if self.system is not None else []
+        return msgs + [{"role": "user", "content": self.user_message(prompt)}]
+
+    def render(self, tokenizer, prompt: str) -> str:
+        """The exact text the model sees before its answer, for training and generation alike."""
+        if not self.chat:
+            head = f"{self.system}\n\n" if self.system else ""
+            return head + self.user_message(prompt)
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError(
+                f"template {self.name!r} needs a chat template, and this tokenizer has none; "
+                "use a text: template (e.g. text:vanilla) for base models"
+            )
+        return tokenizer.apply_chat_template(self.messages(prompt), tokenize=False, add_generation_prompt=True)
+
+    def completion(self, response: str) -> str:
+        return self.completion_prefix + response
+
+
+TEMPLATES: dict[str, PromptTemplate] = {
+    t.name: t
+    for t in [
+        PromptTemplate("chat"),  # the model's chat template around the bare request: the course's default
+        PromptTemplate("chat:vanilla", user="Question: {prompt}"),
+        PromptTemplate("chat:alpaca", user="### Instruction:\n{prompt}\n\n### Response:", system=ALPACA_SYSTEM),
+        PromptTemplate("chat:llama", user="Question: {prompt}", system=LLAMA2_SAFETY_SYSTEM),
+        PromptTemplate("chat:llama-short", user="Question: {prompt}", system=LLAMA2_SAFETY_SYSTEM_SHORT),
+        PromptTemplate("text:vanilla", user="Question: {prompt}\nAnswer:", chat=False, completion_prefix=" "),
+        PromptTemplate(
+            "text:alpaca",
+            user=f"{ALPACA_SYSTEM}\n\n### Instruction:\n{{prompt}}\n\n### Response:\n",
+            chat=False,
+        ),
+    ]
+}
+
+
+def get_template(template: "str | PromptTemplate") -> PromptTemplate:
+    if isinstance(template, PromptTemplate):
+        return template
+    try:
+        return TEMPLATES[template]
+    except KeyError:
+        raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}") from None
