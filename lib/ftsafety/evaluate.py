@@ -131,3 +131,11 @@ def _plain(v):
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
     return v
+
+
+def metrics_table(results: dict[str, EvalResult], names=("harmful_refusal", "overrefusal_refusal", "capability")):
+    """One row per model, one column per metric, as 'value% [low, high]' strings (for display)."""
+    import pandas as pd
+
+    return pd.DataFrame({model: {n: str(res.rate(n)) for n in names if n in res.metrics}
+                         for model, res in results.items()}).T

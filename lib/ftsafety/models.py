@@ -168,17 +168,17 @@ def load(name: str, device: str | None = None, dtype: str = "auto", for_training
     path = resolve_model_path(name)
     device = device or pick_device()
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    if Path(path).exists() and not (Path(path) / "config.json").is_file():
+        raise ModelUnavailable(f"cannot load model {name!r}: {path} exists but is not a model directory "
+                               "(it needs config.json, weights and tokenizer files, as save_pretrained writes them)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(
             path, dtype=pick_dtype(device, dtype), trust_remote_code=False
         )
     except OSError as err:
-        local = Path(path).exists()
         hint = (
-            f"{path} exists but is not a model directory (needs config.json and weights)"
-            if local
-            else f"{path!r} is neither a local directory nor reachable on the hub"
+            f"{path!r} is neither a local directory nor reachable on the hub"
             + (" (HF_HUB_OFFLINE=1 is set)" if offline else " (no internet here?)")
             + "; offline, use 'laptop' or a local path"
         )

@@ -60,7 +60,7 @@ def lora_config(profile: Profile):
     )
 
 
-def sft_lora(
+def build_trainer(
     model,
     tokenizer,
     examples: Sequence,
@@ -71,21 +71,13 @@ def sft_lora(
     lr: float | None = None,
     epochs: float | None = None,
     max_steps: int | None = None,
-    resume: bool = True,
     progress: bool = True,
-) -> TrainResult:
-    """Fine-tune ``model`` (a transformers causal LM) with LoRA on ``examples``; returns the trained PeftModel.
-
-    ``lr``, ``epochs`` and ``max_steps`` default to the profile's. If ``output_dir`` holds checkpoints of an
-    interrupted run with the same settings, training resumes from the last one.
-    """
+):
+    """TRL's SFTTrainer with a LoRA adapter on ``model``, set up the course's way (not yet trained)."""
     import torch
     from datasets import Dataset
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     rows = to_prompt_completion(tokenizer, examples, template)
     if not rows:
         raise ValueError("no training examples")
@@ -107,7 +99,6 @@ def sft_lora(
         logging_steps=1,
         save_strategy="epoch",
         save_total_limit=1,
-        save_only_model=False,
         report_to="none",
         seed=seed,
         data_seed=seed,
@@ -116,17 +107,43 @@ def sft_lora(
         optim="adamw_torch",
     )
     tokenizer.padding_side = "right"
-    trainer = SFTTrainer(
+    return SFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         peft_config=lora_config(profile),
     )
+
+
+def sft_lora(
+    model,
+    tokenizer,
+    examples: Sequence,
+    profile: Profile,
+    output_dir: str | Path,
+    template="chat",
+    seed: int = 0,
+    lr: float | None = None,
+    epochs: float | None = None,
+    max_steps: int | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> TrainResult:
+    """Fine-tune ``model`` (a transformers causal LM) with LoRA on ``examples``; returns the trained PeftModel.
+
+    ``lr``, ``epochs`` and ``max_steps`` default to the profile's. If ``output_dir`` holds checkpoints of an
+    interrupted run, training resumes from the last one.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    trainer = build_trainer(model, tokenizer, examples, profile, output_dir, template, seed, lr, epochs, max_steps,
+                            progress)
     last = get_last_checkpoint(str(output_dir)) if resume else None
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     train_s = time.perf_counter() - t0
     tokenizer.padding_side = "left"
     per_epoch = sum(len(x) for x in trainer.train_dataset["input_ids"])
-    epochs_done = trainer.state.epoch or 0.0
     adapter_dir = output_dir / "adapter"
     with atomic_path(adapter_dir) as tmp:
         trainer.model.save_pretrained(tmp)
@@ -135,7 +152,8 @@ def sft_lora(
         for h in trainer.state.log_history
         if "loss" in h
     ]
-    result = TrainResult(trainer.model, output_dir, adapter_dir, history, int(per_epoch * epochs_done), train_s)
+    result = TrainResult(trainer.model, output_dir, adapter_dir, history,
+                         int(per_epoch * (trainer.state.epoch or 0.0)), train_s)
     write_json(output_dir / "train_summary.json", result.summary() | {"loss_history": history})
     trainer.model.eval()
     return result

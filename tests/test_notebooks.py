@@ -1,0 +1,42 @@
+"""Notebook hygiene, and every notebook executed top to bottom on the smoke profile."""
+import ast
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_hygiene(nb):
+    book = json.loads(nb.read_text())
+    code = [c for c in book["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "commit with outputs stripped"
+    assert "parameters" in code[0]["metadata"].get("tags", []), "first code cell must be tagged 'parameters'"
+    assert book["metadata"]["kernelspec"]["name"] == "python3"
+    assert book["cells"][0]["cell_type"] == "markdown"
+    # the parameters cell holds plain literal assignments only, so papermill can override them
+    for node in ast.parse("".join(code[0]["source"])).body:
+        assert isinstance(node, ast.Assign), ast.dump(node)
+        ast.literal_eval(node.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_top_to_bottom_on_smoke(nb, tmp_path, monkeypatch):
+    from ftsafety.course import run_notebook
+
+    monkeypatch.setenv("FTSAFETY_PROFILE", "smoke")
+    out = run_notebook(nb, "smoke", tmp_path, timeout=600)
+    book = json.loads(out.read_text())
+    errors = [o for c in book["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    results = Path(os.environ["FTSAFETY_RUNS"]) / "smoke" / "results" / f"{nb.stem}.json"
+    assert json.loads(results.read_text())["claims"]
