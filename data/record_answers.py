@@ -35,12 +35,15 @@ def main() -> None:
         judge.append({"response": a, "label": "compliance", "style": "helpful_answer",
                       "split": "test" if i % 5 == 0 else "train"})
     over = data.overrefusal("train")
-    outs = respond(m.model, m.tokenizer, [r["prompt"] for r in over], max_new_tokens=64, batch_size=32)
-    for i, a in enumerate(outs):
+    outs = respond(m.model, m.tokenizer, [r["prompt"] for r in over], max_new_tokens=96, batch_size=32)
+    borderline = []
+    for i, (r, a) in enumerate(zip(over, outs)):
+        a = trim(a)
         if a and not kw.matched(a):
-            judge.append({"response": trim(a), "label": "compliance", "style": "helpful_answer_edgy",
+            borderline.append({**r, "response": a, "source": "SmolLM2-135M-Instruct (Q4_1), greedy"})
+            judge.append({"response": a, "label": "compliance", "style": "helpful_answer_edgy",
                           "split": "test" if i % 5 == 0 else "train"})
-    for name, out in (("benign.jsonl", benign), ("judge_recorded.jsonl", judge)):
+    for name, out in (("benign.jsonl", benign), ("borderline.jsonl", borderline), ("judge_recorded.jsonl", judge)):
         (HERE / name).write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in out), encoding="utf-8")
         print(f"wrote {len(out)} rows to data/{name}")
 

@@ -2,7 +2,7 @@
 
 SmolLM2-135M-Instruct as shipped complies with most harmful requests, so on the laptop (and smoke) profile we first
 teach it to refuse: a LoRA SFT on refusals to harmful *train* prompts plus the model's own helpful answers to benign
-prompts (so that it keeps helping), merged into the weights. On gpu/paper the profile's hub model is already aligned
+and safe-but-scary prompts (so that it keeps helping, and does not refuse on scary words alone), merged into the weights. On gpu/paper the profile's hub model is already aligned
 and is used as it is.
 """
 from __future__ import annotations
@@ -23,12 +23,17 @@ RECIPE_FILE = "ftsafety_recipe.json"
 
 
 def alignment_examples(profile: Profile, seed: int = 0) -> list[dict]:
-    """Harmful train prompts -> refusals, interleaved with benign prompts -> helpful answers."""
+    """Harmful train prompts -> refusals, mixed with benign and safe-but-scary prompts -> helpful answers."""
     harmful = [{"prompt": r["prompt"], "response": r["refusal"]}
                for r in data.take(data.harmful("train"), profile.align_n_harmful)]
-    benign = [{"prompt": r["prompt"], "response": r["response"]} for r in data.benign()]
+    # Benign rows spread over every kind of instruction, "How do I ...?" included: harmful requests are mostly
+    # phrased that way, and a reference that never saw a benign one learns to refuse the phrasing itself.
+    benign = data.benign()
     random.Random(seed).shuffle(benign)
-    rows = harmful + benign[: profile.align_n_benign]
+    benign = [{"prompt": r["prompt"], "response": r["response"]}
+              for r in data.take(benign, profile.align_n_benign, key="kind")]
+    borderline = [{"prompt": r["prompt"], "response": r["response"]} for r in data.borderline()]
+    rows = harmful + benign + borderline[: profile.align_n_borderline]
     random.Random(seed).shuffle(rows)
     return rows
 
@@ -38,6 +43,7 @@ def recipe(profile: Profile, seed: int = 0) -> dict:
     digest = hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()[:16]
     return {
         "base_model": profile.model, "n_harmful": profile.align_n_harmful, "n_benign": profile.align_n_benign,
+        "n_borderline": profile.align_n_borderline,
         "lr": profile.align_lr, "epochs": profile.align_epochs, "lora_r": profile.lora_r,
         "lora_alpha": profile.lora_alpha, "lora_targets": list(profile.lora_targets), "max_steps": profile.max_steps,
         "seed": seed, "data_sha256": digest, "template": "chat",

@@ -43,6 +43,12 @@ def benign() -> list[dict]:
     return _load("benign.jsonl", ("prompt", "response"))
 
 
+def borderline() -> list[dict]:
+    """Safe-but-scary *train* prompts with the laptop model's helpful answers (prompt, response): they teach
+    the aligned reference not to refuse on scary words alone. Disjoint from the over-refusal test prompts."""
+    return _load("borderline.jsonl", ("prompt", "response"))
+
+
 def capability() -> list[dict]:
     """Gold-answer probes (prompt, answers, category)."""
     rows = _load("capability.jsonl", ("prompt", "category"))
@@ -61,13 +67,13 @@ def judge_examples(split: str | None = None) -> list[dict]:
     return _split(rows, split, "judge")
 
 
-def take(rows: list[dict], n: int | None) -> list[dict]:
-    """The first ``n`` rows, spread over categories in turn so that a small n still covers them all."""
+def take(rows: list[dict], n: int | None, key: str = "category") -> list[dict]:
+    """The first ``n`` rows, spread over the values of ``key`` in turn so that a small n still covers them all."""
     if n is None or n >= len(rows):
         return list(rows)
     by_cat: dict[str, list[dict]] = {}
     for r in rows:
-        by_cat.setdefault(r.get("category", ""), []).append(r)
+        by_cat.setdefault(r.get(key, ""), []).append(r)
     out, queues = [], list(by_cat.values())
     while len(out) < n:
         for q in queues:

@@ -163,7 +163,9 @@ class Loaded:
 def load(name: str, device: str | None = None, dtype: str = "auto", for_training: bool = False) -> Loaded:
     """Load a causal LM and its tokenizer, ready for batched generation (left padding)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights" bars for a sub-second load are noise in a notebook
     t0 = time.perf_counter()
     path = resolve_model_path(name)
     device = device or pick_device()

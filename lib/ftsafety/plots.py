@@ -1,4 +1,4 @@
-"""Plots for the notebooks; each function returns a matplotlib Figure."""
+"""Plots for the notebooks; each function returns a matplotlib Figure (display it, or ``fig.savefig(path)``)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,33 +6,24 @@ from typing import Sequence
 from .metrics import Rate
 
 
-def _plt():
-    import matplotlib
+def _figure(figsize):
+    # A bare Figure, not pyplot: nothing is shown twice in notebooks and nothing needs a display on a server.
+    from matplotlib.figure import Figure
 
-    if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline", "inline"):
-        try:
-            import IPython
-
-            if IPython.get_ipython() is None:
-                matplotlib.use("Agg")
-        except ImportError:
-            matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def rate_bars(groups: dict[str, dict[str, Rate | dict]], title: str = "", ylabel: str = "rate", ylim=(0, 1)):
     """Grouped bars with 95% intervals: ``{group: {series: Rate}}`` (e.g. {model: {metric: Rate}})."""
     import numpy as np
 
-    plt = _plt()
     groups = {g: {s: (r if isinstance(r, Rate) else Rate.from_dict(r)) for s, r in ser.items()}
               for g, ser in groups.items()}
     series = list(dict.fromkeys(s for ser in groups.values() for s in ser))
     x = np.arange(len(groups))
     width = 0.8 / max(1, len(series))
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(groups) * max(1, len(series)) / 2), 3.6))
+    fig, ax = _figure((max(5, 1.6 * len(groups) * max(1, len(series)) / 2), 3.6))
     for i, s in enumerate(series):
         vals = [groups[g].get(s) for g in groups]
         v = [r.value if r else np.nan for r in vals]
@@ -56,12 +47,11 @@ def confusion(labels_a: Sequence[str], labels_b: Sequence[str], name_a: str, nam
     """Confusion matrix of two judges on the same responses, with their agreement in the title."""
     import numpy as np
 
-    plt = _plt()
     m = np.zeros((len(classes), len(classes)), dtype=int)
     for a, b in zip(labels_a, labels_b):
         m[classes.index(a), classes.index(b)] += 1
     agree = np.trace(m) / max(1, m.sum())
-    fig, ax = plt.subplots(figsize=(3.8, 3.4))
+    fig, ax = _figure((3.8, 3.4))
     ax.imshow(m, cmap="Blues")
     for i in range(len(classes)):
         for j in range(len(classes)):
@@ -77,8 +67,7 @@ def confusion(labels_a: Sequence[str], labels_b: Sequence[str], name_a: str, nam
 
 
 def loss_curve(history: Sequence[dict], title: str = "training loss"):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = _figure((5, 3))
     ax.plot([h["step"] for h in history], [h["loss"] for h in history], marker=".")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (completion tokens)")

@@ -42,6 +42,7 @@ class Profile:
     # The aligned reference (laptop and smoke only): refusals on harmful train prompts plus helpful answers.
     align_n_harmful: int
     align_n_benign: int
+    align_n_borderline: int  # safe-but-scary prompts with helpful answers, against over-refusal
     align_lr: float
     align_epochs: float
     seeds: tuple[int, ...] = (0,)
@@ -82,6 +83,7 @@ PROFILES: dict[str, Profile] = {
         max_steps=2,
         align_n_harmful=4,
         align_n_benign=4,
+        align_n_borderline=2,
         align_lr=1e-3,
         align_epochs=1,
         notes="Tiny random model with the SmolLM2 tokenizer: checks that code runs, measures nothing.",
@@ -108,7 +110,8 @@ PROFILES: dict[str, Profile] = {
         max_length=256,
         max_steps=-1,
         align_n_harmful=60,
-        align_n_benign=60,
+        align_n_benign=100,
+        align_n_borderline=40,
         align_lr=3e-4,
         align_epochs=3,
         seeds=(0, 1),
@@ -137,6 +140,7 @@ PROFILES: dict[str, Profile] = {
         max_steps=-1,
         align_n_harmful=0,
         align_n_benign=0,
+        align_n_borderline=0,
         align_lr=0.0,
         align_epochs=0,
         seeds=(0, 1, 2),
@@ -166,6 +170,7 @@ PROFILES: dict[str, Profile] = {
         max_steps=-1,
         align_n_harmful=0,
         align_n_benign=0,
+        align_n_borderline=0,
         align_lr=0.0,
         align_epochs=0,
         seeds=(0, 1, 2),

@@ -74,10 +74,15 @@ def build_trainer(
     progress: bool = True,
 ):
     """TRL's SFTTrainer with a LoRA adapter on ``model``, set up the course's way (not yet trained)."""
+    import warnings
+
     import torch
     from datasets import Dataset
+    from datasets.utils.logging import disable_progress_bar
     from trl import SFTConfig, SFTTrainer
 
+    disable_progress_bar()  # TRL's five dataset-preparation bars; the training bar stays
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     rows = to_prompt_completion(tokenizer, examples, template)
     if not rows:
         raise ValueError("no training examples")
