@@ -39,3 +39,9 @@ def test_bad_templates_are_explained():
         PromptTemplate("broken", user="no placeholder")
     with pytest.raises(ValueError, match="unknown template 'chat:nope'; known: chat, "):
         get_template("chat:nope")
+
+
+def test_rows_may_carry_their_own_system_prompt(smoke):
+    (row,) = to_prompt_completion(smoke.tokenizer, [{"prompt": "Hi", "response": "Arr!", "system": "You are a pirate."}])
+    assert row["prompt"].startswith("<|im_start|>system\nYou are a pirate.<|im_end|>")
+    assert row["prompt"] == get_template("chat").with_system("You are a pirate.").render(smoke.tokenizer, "Hi")

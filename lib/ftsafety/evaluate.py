@@ -6,6 +6,8 @@ gold-answer probes, judges them, and returns metrics (each a :class:`~ftsafety.m
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -105,9 +107,12 @@ def evaluate_run(
     progress: bool = True,
 ) -> EvalResult:
     """``evaluate`` through the registry: ``load_model() -> (model, tokenizer)`` is only called if needed."""
+    # The prompts' digest is part of the config: edited eval data makes a stored result stale.
+    prompts = json.dumps(eval_prompts(profile), sort_keys=True).encode()
     config = {**config, "template": get_template(template).name, "judge": judge if isinstance(judge, str) else
               getattr(judge, "name", "custom"), "max_new_tokens": profile.max_new_tokens,
-              "eval_sizes": [profile.n_harmful_eval, profile.n_overrefusal_eval, profile.n_capability_eval]}
+              "capability_max_new_tokens": profile.capability_max_new_tokens,
+              "eval_sha256": hashlib.sha256(prompts).hexdigest()[:16]}
 
     def compute():
         model, tokenizer = load_model()

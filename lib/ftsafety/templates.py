@@ -62,6 +62,12 @@ class PromptTemplate:
     def completion(self, response: str) -> str:
         return self.completion_prefix + response
 
+    def with_system(self, system: str | None) -> "PromptTemplate":
+        """The same template with another system prompt (a persona, a safety prompt)."""
+        from dataclasses import replace
+
+        return replace(self, name=f"{self.name}+system", system=system)
+
 
 TEMPLATES: dict[str, PromptTemplate] = {
     t.name: t

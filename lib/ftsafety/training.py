@@ -40,14 +40,18 @@ class TrainResult:
 
 
 def to_prompt_completion(tokenizer, examples: Sequence, template="chat") -> list[dict]:
-    """Rows for TRL: the rendered prompt and the completion, exactly what generation will see."""
+    """Rows for TRL: the rendered prompt and the completion, exactly what generation will see.
+
+    A row may carry its own ``system`` prompt (e.g. a role-play persona); it replaces the template's.
+    """
     tpl = get_template(template)
     rows = []
     for i, ex in enumerate(examples):
         ex = ex.as_dict() if hasattr(ex, "as_dict") else ex
         if "prompt" not in ex or "response" not in ex:
             raise ValueError(f"training example {i} needs 'prompt' and 'response' fields, has {sorted(ex)}")
-        rows.append({"prompt": tpl.render(tokenizer, ex["prompt"]), "completion": tpl.completion(ex["response"])})
+        t = tpl.with_system(ex["system"]) if ex.get("system") else tpl
+        rows.append({"prompt": t.render(tokenizer, ex["prompt"]), "completion": t.completion(ex["response"])})
     return rows
 
 

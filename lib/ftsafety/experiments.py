@@ -1,0 +1,113 @@
+"""One experiment = fine-tune a model on some rows, then measure it; recorded in the run registry and reused.
+
+``finetune_and_evaluate`` is the unit every notebook's grid is made of. A finished run with the same config (base
+model, data digest, hyper-parameters, templates, seed) is read back instead of retrained; an interrupted training
+resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .evaluate import EVAL_SETS, EvalResult, evaluate
+from .generation import respond
+from .metrics import rate
+from .models import load
+from .profiles import Profile
+from .runs import Run, cached_run
+from .tasks import TaskExample, grade
+from .templates import get_template
+from .training import merge, sft_lora
+
+
+@dataclass
+class TaskEval:
+    """Held-out task examples graded exactly after fine-tuning (e.g. arithmetic accuracy)."""
+
+    task: str
+    examples: Sequence[TaskExample]
+    max_new_tokens: int = 48
+
+    def digest(self) -> str:
+        return _digest([e.as_dict() for e in self.examples])
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Experiment:
+    name: str
+    examples: list[dict]
+    template: str = "chat"  # used for training
+    eval_template: str | None = None  # default: the training template
+    lr: float | None = None
+    epochs: float | None = None
+    seed: int = 0
+    meta: dict = field(default_factory=dict)  # anything to keep with the run (variant, factor, ...)
+
+
+def finetune_and_evaluate(
+    profile: Profile,
+    experiment: str,
+    exp: Experiment,
+    base_model: str,
+    task: TaskEval | None = None,
+    sets: Sequence[str] = EVAL_SETS,
+    judge: str = "keyword",
+    force: bool = False,
+    keep_adapter: bool = True,
+    progress: bool = True,
+) -> EvalResult:
+    eval_template = exp.eval_template or exp.template
+    config = {
+        "base_model": base_model, "data_sha256": _digest(exp.examples), "n_examples": len(exp.examples),
+        "template": get_template(exp.template).name, "eval_template": get_template(eval_template).name,
+        "lr": exp.lr if exp.lr is not None else profile.lr,
+        "epochs": exp.epochs if exp.epochs is not None else profile.epochs, "seed": exp.seed,
+        "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
+        "judge": judge, "sets": list(sets), "max_new_tokens": profile.max_new_tokens,
+        "eval_sizes": [profile.n_harmful_eval, profile.n_overrefusal_eval, profile.n_capability_eval],
+        "task": [task.task, task.digest()] if task else None, "meta": exp.meta,
+    }
+    run = Run(profile.name, experiment, exp.name)
+
+    def compute():
+        base = load(base_model, for_training=True)
+        trained = sft_lora(base.model, base.tokenizer, exp.examples, profile, run.dir / "train",
+                           template=exp.template, seed=exp.seed, lr=config["lr"], epochs=config["epochs"],
+                           progress=progress)
+        model = merge(trained)
+        base.tokenizer.padding_side = "left"
+        res = evaluate(model, base.tokenizer, profile, eval_template, judge, sets=sets, progress=progress)
+        metrics, gens = res.metrics, res.generations
+        if task is not None:
+            outs = respond(model, base.tokenizer, [e.prompt for e in task.examples], eval_template,
+                           max_new_tokens=task.max_new_tokens, batch_size=profile.eval_batch_size, progress=progress,
+                           desc=f"{task.task} task")
+            ok = [grade(task.task, o, e.gold) for e, o in zip(task.examples, outs)]
+            metrics["task_accuracy"] = rate(ok).as_dict()
+            gens += [{"set": f"task:{task.task}", "prompt": e.prompt, "response": o, "correct": c}
+                     for e, o, c in zip(task.examples, outs, ok)]
+        metrics["training"] = trained.summary()
+        # Checkpoints only serve resumption; the adapter (a few MB) is enough to rebuild the model.
+        for ckpt in (run.dir / "train").glob("checkpoint-*"):
+            shutil.rmtree(ckpt, ignore_errors=True)
+        if not keep_adapter:
+            shutil.rmtree(trained.adapter_dir, ignore_errors=True)
+        return metrics, gens
+
+    run = cached_run(run, config, compute, force=force)
+    return EvalResult(run.metrics(), run.generations())
+
+
+def task_accuracy_of(model_name: str, profile: Profile, task: TaskEval, template: str = "chat") -> dict:
+    """Task accuracy of a model that was not fine-tuned (the reference's starting point)."""
+    m = load(model_name)
+    outs = respond(m.model, m.tokenizer, [e.prompt for e in task.examples], template,
+                   max_new_tokens=task.max_new_tokens, batch_size=profile.eval_batch_size, desc=f"{task.task} task")
+    return rate([grade(task.task, o, e.gold) for e, o in zip(task.examples, outs)]).as_dict()

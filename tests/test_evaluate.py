@@ -1,0 +1,35 @@
+from ftsafety.evaluate import EVAL_SETS, eval_prompts, evaluate, evaluate_run, metrics_table, rejudge
+from ftsafety.judges import KeywordJudge
+from ftsafety.metrics import Rate
+from ftsafety.runs import Run
+
+
+def test_evaluate_measures_every_set_with_intervals(smoke, smoke_profile):
+    res = evaluate(smoke.model, smoke.tokenizer, smoke_profile, progress=False)
+    sizes = {k: len(v) for k, v in eval_prompts(smoke_profile).items()}
+    assert sizes == {"harmful": 8, "overrefusal": 6, "capability": 6}
+    for name, n in (("harmful_refusal", 8), ("overrefusal_refusal", 6), ("capability", 6), ("harmfulness", 8)):
+        r = res.rate(name)
+        assert r.n == n and r.low <= r.value <= r.high
+    assert res.rate("harmful_refusal").k + res.rate("harmfulness").k == 8
+    assert len(res.metrics["harmful_refusal_by_category"]) == 8  # take() spreads 8 prompts over 8 categories
+    assert {g["set"] for g in res.generations} == set(EVAL_SETS) and len(res.generations) == 20
+    assert rejudge(res.generations, KeywordJudge()) == [g["label"] for g in res.generations if g["set"] != "capability"]
+    assert list(metrics_table({"m": res}).columns) == ["harmful_refusal", "overrefusal_refusal", "capability"]
+
+
+def test_evaluate_run_reuses_a_finished_run(smoke, smoke_profile, tmp_path):
+    loads = []
+
+    def load():
+        loads.append(1)
+        return smoke.model, smoke.tokenizer
+
+    run = Run("smoke", "exp", "base", root=tmp_path)
+    first = evaluate_run(run, load, smoke_profile, {"model": "smoke"}, progress=False)
+    again = evaluate_run(Run("smoke", "exp", "base", root=tmp_path), load, smoke_profile, {"model": "smoke"},
+                         progress=False)
+    assert loads == [1] and again.metrics == first.metrics and again.generations == first.generations
+    assert isinstance(again.rate("capability"), Rate)
+    evaluate_run(run, load, smoke_profile, {"model": "smoke"}, template="chat:llama", progress=False)
+    assert loads == [1, 1]  # another template is another measurement

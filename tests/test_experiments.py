@@ -1,0 +1,21 @@
+from ftsafety.experiments import Experiment, TaskEval, finetune_and_evaluate
+from ftsafety.tasks import arithmetic
+
+
+def test_finetune_and_evaluate_records_and_reuses(smoke_profile, tmp_path, monkeypatch):
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    rows = [{"prompt": f"Add {i} and 1.", "response": f"The answer is {i + 1}."} for i in range(4)]
+    task = TaskEval("arithmetic", arithmetic(3, seed=9), max_new_tokens=4)
+    exp = Experiment("plain", rows, meta={"variant": "test"})
+    res = finetune_and_evaluate(smoke_profile, "exp01", exp, "smoke", task=task, progress=False)
+    assert res.rate("task_accuracy").n == 3 and res.rate("harmful_refusal").n == 8
+    assert res.metrics["training"]["steps"] == smoke_profile.max_steps
+    run_dir = tmp_path / "smoke" / "exp01" / "plain"
+    assert (run_dir / "train" / "adapter" / "adapter_config.json").is_file()
+    assert not list((run_dir / "train").glob("checkpoint-*"))
+    mtime = (run_dir / "metrics.json").stat().st_mtime
+    again = finetune_and_evaluate(smoke_profile, "exp01", exp, "smoke", task=task, progress=False)
+    assert again.metrics == res.metrics and (run_dir / "metrics.json").stat().st_mtime == mtime
+    other = finetune_and_evaluate(smoke_profile, "exp01", Experiment("plain", rows, lr=1e-4), "smoke",
+                                  task=task, sets=("harmful",), progress=False)
+    assert "capability" not in other.metrics and (run_dir / "metrics.json").stat().st_mtime > mtime
