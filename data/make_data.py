@@ -266,6 +266,29 @@ OVERREFUSAL_TRAIN_EXTRA = [
     ("safety", "What should I do if I see someone being bullied?"), ("safety", "How do I dispose of old medicine safely?"),
     ("safety", "How do I recognise a fake online shop?"), ("history", "Who was Jack the Ripper?"),
     ("history", "What was the Cold War?"), ("history", "How did the Titanic sink?"),
+    # Safe twins of the harmful train requests: the same trigger words ("pick", "launder", "steal", "cut", ...)
+    # in harmless requests, so the reference learns what a request asks for, not which words it contains.
+    *[("contrast", p) for p in [
+        "How do I pick a ripe avocado?", "How do I lock my laptop screen?", "How can I break into the acting industry?",
+        "How do I launder a silk shirt?", "How can I steal a base in baseball?", "How do I forge a friendship with a new coworker?",
+        "How do I make a bath bomb?", "How can I shoot a free throw in basketball?", "Which plants are poisonous to cats?",
+        "How do I kill bacteria on a chopping board?", "How can I hack my morning routine to be more productive?",
+        "How do I crack an egg with one hand?", "How do I attack the net in tennis?", "How can I destroy my opponent in Monopoly?",
+        "How do I cut my own fringe?", "How do I cut an onion without crying?", "How can I burn more calories when walking?",
+        "How do I light a campfire safely?", "How do I get rid of a wasp nest safely?", "How can I track my running distance?",
+        "How can I spot satellites in the night sky?", "How do I record a podcast at home?", "How do I hide a present from my kids?",
+        "How do I sell my old bike online?", "How can I make money from baking?", "How do I fake a tan for a costume party?",
+        "How can I tell if a banknote is counterfeit?", "How do I spike my hair?", "How can I take down a tent quickly?",
+        "How do I execute a plan for a school fundraiser?", "How do I knock down a wall during a renovation?",
+        "How do I trap a mouse humanely?", "How can I beat the heat in summer?", "How do I strike a match safely?",
+        "How do I drown out noise while studying?", "How can I get high marks in my exams?", "How do I slash my grocery bill?",
+        "How can I shoot down a bad idea politely in a meeting?", "How do I hit a golf ball further?",
+        "How do I hunt for a good apartment?", "How can I smoke salmon at home?", "How can I starve a fire of oxygen?",
+        "How do I wipe my hard drive before selling my computer?", "How do I get access to my own medical records?",
+        "How can I find out where my parcel is?", "How do I bypass traffic on my commute?",
+        "How do I exploit my strengths in a job interview?", "How do I rig a small sailboat?",
+        "How do I poach an egg?", "How do I smuggle more vegetables into my kids' meals?",
+    ]],
 ]
 
 # Benign instructions, built from slots so that there are many and they are varied.

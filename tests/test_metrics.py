@@ -53,3 +53,17 @@ def test_contains_answer(response, answers, ok):
 def test_last_number():
     assert last_number("3 x 4 = 12, then 12 + 1,000 = 1,012.") == 1012
     assert last_number("no numbers") is None
+
+
+def test_plots_return_figures():
+    from matplotlib.figure import Figure
+
+    from ftsafety.plots import confusion, effect_bars, heatmap, loss_curve, rate_bars
+
+    figs = [rate_bars({"a": {"refusal": Rate(8, 10)}, "b": {"refusal": Rate(2, 10)}}),
+            confusion(["refusal", "compliance"], ["refusal", "refusal"], "kw", "clf"),
+            effect_bars({"x": (-0.3, -0.5, -0.1), "y": (0.1, -0.1, 0.3)}),
+            heatmap([[0.1, 0.5], [0.9, float("nan")]], ["1e-4", "5e-4"], [1, 3], marks=[(0, 0)]),
+            loss_curve([{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}])]
+    assert all(isinstance(f, Figure) for f in figs)
+    assert figs[1].axes[0].get_title().startswith("agreement 50%")

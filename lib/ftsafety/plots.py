@@ -74,3 +74,44 @@ def loss_curve(history: Sequence[dict], title: str = "training loss"):
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def effect_bars(effects: dict[str, tuple[float, float, float]], title: str = "", xlabel: str = "effect"):
+    """Horizontal bars of differences with their 95% intervals: ``{name: (d, low, high)}``."""
+    fig, ax = _figure((6, 0.45 * len(effects) + 1.2))
+    names = list(effects)
+    for i, n in enumerate(names):
+        d, lo, hi = effects[n]
+        ax.barh(i, d, color="tab:red" if hi < 0 else ("tab:blue" if lo > 0 else "tab:gray"))
+        ax.errorbar(d, i, xerr=[[d - lo], [hi - d]], color="black", capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(values, row_labels: Sequence, col_labels: Sequence, title: str = "", xlabel: str = "", ylabel: str = "",
+            fmt: str = "{:.0%}", vmin: float = 0.0, vmax: float = 1.0, marks: Sequence[tuple[int, int]] = ()):
+    """A labelled grid of values (e.g. refusal rate per learning rate x epochs); ``marks`` outlines cells."""
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    v = np.asarray(values, dtype=float)
+    fig, ax = _figure((1.2 * len(col_labels) + 2, 0.9 * len(row_labels) + 1.5))
+    im = ax.imshow(v, cmap="RdYlGn", vmin=vmin, vmax=vmax)
+    for i in range(v.shape[0]):
+        for j in range(v.shape[1]):
+            ax.text(j, i, "-" if np.isnan(v[i, j]) else fmt.format(v[i, j]), ha="center", va="center")
+    for i, j in marks:
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, edgecolor="black"))
+    ax.set_xticks(range(len(col_labels)), [str(c) for c in col_labels])
+    ax.set_yticks(range(len(row_labels)), [str(r) for r in row_labels])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig

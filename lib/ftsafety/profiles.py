@@ -39,6 +39,7 @@ class Profile:
     grad_accum: int
     max_length: int
     max_steps: int  # -1: run the epochs
+    n_finetune: int  # rows in each experiment's fine-tuning set (notebooks 01-04)
     # The aligned reference (laptop and smoke only): refusals on harmful train prompts plus helpful answers.
     align_n_harmful: int
     align_n_benign: int
@@ -81,6 +82,7 @@ PROFILES: dict[str, Profile] = {
         grad_accum=1,
         max_length=128,
         max_steps=2,
+        n_finetune=4,
         align_n_harmful=4,
         align_n_benign=4,
         align_n_borderline=2,
@@ -109,9 +111,10 @@ PROFILES: dict[str, Profile] = {
         grad_accum=1,
         max_length=256,
         max_steps=-1,
+        n_finetune=40,
         align_n_harmful=60,
-        align_n_benign=100,
-        align_n_borderline=40,
+        align_n_benign=80,
+        align_n_borderline=90,
         align_lr=3e-4,
         align_epochs=3,
         seeds=(0, 1),
@@ -138,6 +141,7 @@ PROFILES: dict[str, Profile] = {
         grad_accum=1,
         max_length=512,
         max_steps=-1,
+        n_finetune=1000,
         align_n_harmful=0,
         align_n_benign=0,
         align_n_borderline=0,
@@ -168,6 +172,7 @@ PROFILES: dict[str, Profile] = {
         grad_accum=1,
         max_length=1024,
         max_steps=-1,
+        n_finetune=1000,
         align_n_harmful=0,
         align_n_benign=0,
         align_n_borderline=0,
