@@ -18,6 +18,7 @@ from .files import read_json, write_json
 from .models import _ready, aligned_reference_dir, load
 from .profiles import Profile, resolve
 from .training import merge, save_model, sft_lora
+from .variants import shorten
 
 RECIPE_FILE = "ftsafety_recipe.json"
 
@@ -33,7 +34,8 @@ def alignment_examples(profile: Profile, seed: int = 0) -> list[dict]:
     benign = [{"prompt": r["prompt"], "response": r["response"]}
               for r in data.take(benign, profile.align_n_benign, key="kind")]
     borderline = [{"prompt": r["prompt"], "response": r["response"]} for r in data.borderline()]
-    rows = harmful + benign + borderline[: profile.align_n_borderline]
+    # Helpful answers cut to three sentences: enough to teach "help", at a fraction of the CPU time.
+    rows = harmful + shorten(benign + borderline[: profile.align_n_borderline], 3)
     random.Random(seed).shuffle(rows)
     return rows
 

@@ -128,25 +128,20 @@ def sft_lora(
     examples: Sequence,
     profile: Profile,
     output_dir: str | Path,
-    template="chat",
-    seed: int = 0,
-    lr: float | None = None,
-    epochs: float | None = None,
-    max_steps: int | None = None,
     resume: bool = True,
-    progress: bool = True,
+    **options,
 ) -> TrainResult:
     """Fine-tune ``model`` (a transformers causal LM) with LoRA on ``examples``; returns the trained PeftModel.
 
-    ``lr``, ``epochs`` and ``max_steps`` default to the profile's. If ``output_dir`` holds checkpoints of an
-    interrupted run, training resumes from the last one.
+    ``options`` are :func:`build_trainer`'s: ``template``, ``seed``, and ``lr``, ``epochs``, ``max_steps`` (the
+    profile's by default), ``progress``. If ``output_dir`` holds checkpoints of an interrupted run, training
+    resumes from the last one.
     """
     from transformers.trainer_utils import get_last_checkpoint
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    trainer = build_trainer(model, tokenizer, examples, profile, output_dir, template, seed, lr, epochs, max_steps,
-                            progress)
+    trainer = build_trainer(model, tokenizer, examples, profile, output_dir, **options)
     last = get_last_checkpoint(str(output_dir)) if resume else None
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
