@@ -41,8 +41,12 @@ def test_doctor_and_module_entry_point():
     assert rep["offline"] is True and rep["device"] == "cpu" and rep["profiles_runnable_here"]["laptop"] is True
 
 
-def test_unavailable_model_exit_code(capsys):
-    assert main(["eval", "--model", "laptop-aligned", "--prompts", __file__]) in (2, 3)
+def test_unavailable_model_says_what_to_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path / "empty-runs"))
+    f = tmp_path / "p.jsonl"
+    f.write_text(json.dumps({"prompt": "hi"}) + "\n")
+    assert main(["eval", "--model", "laptop-aligned", "--prompts", str(f)]) == 3
+    assert "ftsafety align --profile laptop" in capsys.readouterr().err
 
 
 def test_results_and_reproduction_table(tmp_path, monkeypatch):
