@@ -1,3 +1,5 @@
+import json
+
 from ftsafety.experiments import Experiment, TaskEval, finetune_and_evaluate
 from ftsafety.tasks import arithmetic
 
@@ -19,3 +21,7 @@ def test_finetune_and_evaluate_records_and_reuses(smoke_profile, tmp_path, monke
     other = finetune_and_evaluate(smoke_profile, "exp01", Experiment("plain", rows, lr=1e-4), "smoke",
                                   task=task, sets=("harmful",), progress=False)
     assert "capability" not in other.metrics and (run_dir / "metrics.json").stat().st_mtime > mtime
+    longer = Experiment("plain", rows, lr=1e-4, eval_overrides={"capability_max_new_tokens": 9})
+    res3 = finetune_and_evaluate(smoke_profile, "exp01", longer, "smoke", sets=("capability",), progress=False)
+    assert res3.rate("capability").n == 6
+    assert json.loads((run_dir / "config.json").read_text())["capability_max_new_tokens"] == 9

@@ -48,6 +48,9 @@ class Experiment:
     lr: float | None = None
     epochs: float | None = None
     seed: int = 0
+    # Profile fields changed for the evaluation only, e.g. longer generation budgets for a model trained to open
+    # every answer with a long fixed phrase (AOA), so that its answers are not cut off before they start.
+    eval_overrides: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)  # anything to keep with the run (variant, factor, ...)
 
 
@@ -64,13 +67,15 @@ def finetune_and_evaluate(
     progress: bool = True,
 ) -> EvalResult:
     eval_template = exp.eval_template or exp.template
+    eval_profile = profile.replace(**exp.eval_overrides)
     config = {
         "base_model": base_model, "data_sha256": _digest(exp.examples), "n_examples": len(exp.examples),
         "template": get_template(exp.template).name, "eval_template": get_template(eval_template).name,
         "lr": exp.lr if exp.lr is not None else profile.lr,
         "epochs": exp.epochs if exp.epochs is not None else profile.epochs, "seed": exp.seed,
         "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
-        "judge": judge, "sets": list(sets), "max_new_tokens": profile.max_new_tokens,
+        "judge": judge, "sets": list(sets), "max_new_tokens": eval_profile.max_new_tokens,
+        "capability_max_new_tokens": eval_profile.capability_max_new_tokens,
         "eval_sizes": [profile.n_harmful_eval, profile.n_overrefusal_eval, profile.n_capability_eval],
         "task": [task.task, task.digest()] if task else None, "meta": exp.meta,
     }
@@ -83,7 +88,7 @@ def finetune_and_evaluate(
                            progress=progress)
         model = merge(trained)
         base.tokenizer.padding_side = "left"
-        res = evaluate(model, base.tokenizer, profile, eval_template, judge, sets=sets, progress=progress)
+        res = evaluate(model, base.tokenizer, eval_profile, eval_template, judge, sets=sets, progress=progress)
         metrics, gens = res.metrics, res.generations
         if task is not None:
             outs = respond(model, base.tokenizer, [e.prompt for e in task.examples], eval_template,
