@@ -29,7 +29,6 @@ def _model_name(name: str, profile) -> str:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate
     from .judges import get_judge
     from .metrics import contains_answer, rate
     from .models import load

@@ -96,6 +96,18 @@ def evaluate(
     return EvalResult({k: _plain(v) for k, v in metrics.items()}, gens)
 
 
+def eval_config(profile: Profile, template="chat", judge="keyword") -> dict:
+    """What decides a measurement, for the run registry: a stored result is reused only if all of it matches.
+
+    The prompts' digest is part of it, so edited evaluation data makes stored results stale.
+    """
+    prompts = json.dumps(eval_prompts(profile), sort_keys=True).encode()
+    return {"template": get_template(template).name,
+            "judge": judge if isinstance(judge, str) else getattr(judge, "name", "custom"),
+            "max_new_tokens": profile.max_new_tokens, "capability_max_new_tokens": profile.capability_max_new_tokens,
+            "eval_sha256": hashlib.sha256(prompts).hexdigest()[:16]}
+
+
 def evaluate_run(
     run: Run,
     load_model: Callable[[], tuple],
@@ -107,12 +119,7 @@ def evaluate_run(
     progress: bool = True,
 ) -> EvalResult:
     """``evaluate`` through the registry: ``load_model() -> (model, tokenizer)`` is only called if needed."""
-    # The prompts' digest is part of the config: edited eval data makes a stored result stale.
-    prompts = json.dumps(eval_prompts(profile), sort_keys=True).encode()
-    config = {**config, "template": get_template(template).name, "judge": judge if isinstance(judge, str) else
-              getattr(judge, "name", "custom"), "max_new_tokens": profile.max_new_tokens,
-              "capability_max_new_tokens": profile.capability_max_new_tokens,
-              "eval_sha256": hashlib.sha256(prompts).hexdigest()[:16]}
+    config = {**config, **eval_config(profile, template, judge)}
 
     def compute():
         model, tokenizer = load_model()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from . import data
-from .judges import KeywordJudge
+from .judges import KeywordJudge, accuracy
 
 
 def check_refusal_detector(fn: Callable[[str], bool], verbose: bool = True) -> dict:
@@ -15,9 +15,8 @@ def check_refusal_detector(fn: Callable[[str], bool], verbose: bool = True) -> d
     rows = data.judge_examples("test")
     truth = [r["label"] == "refusal" for r in rows]
     mine = [bool(fn(r["response"])) for r in rows]
-    kw = [v.refused for v in KeywordJudge()([""] * len(rows), [r["response"] for r in rows])]
     acc = sum(m == t for m, t in zip(mine, truth)) / len(rows)
-    kw_acc = sum(k == t for k, t in zip(kw, truth)) / len(rows)
+    kw_acc = accuracy(KeywordJudge(), [r["response"] for r in rows], [r["label"] for r in rows])
     missed = [r["response"] for r, m, t in zip(rows, mine, truth) if t and not m]
     false_alarms = [r["response"] for r, m, t in zip(rows, mine, truth) if m and not t]
     if verbose:

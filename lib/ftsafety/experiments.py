@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .evaluate import EVAL_SETS, EvalResult, evaluate
+from .evaluate import EVAL_SETS, EvalResult, eval_config, evaluate
 from .generation import respond
 from .metrics import rate
 from .models import load
@@ -70,13 +70,11 @@ def finetune_and_evaluate(
     eval_profile = profile.replace(**exp.eval_overrides)
     config = {
         "base_model": base_model, "data_sha256": _digest(exp.examples), "n_examples": len(exp.examples),
-        "template": get_template(exp.template).name, "eval_template": get_template(eval_template).name,
+        "train_template": get_template(exp.template).name,
         "lr": exp.lr if exp.lr is not None else profile.lr,
         "epochs": exp.epochs if exp.epochs is not None else profile.epochs, "seed": exp.seed,
         "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
-        "judge": judge, "sets": list(sets), "max_new_tokens": eval_profile.max_new_tokens,
-        "capability_max_new_tokens": eval_profile.capability_max_new_tokens,
-        "eval_sizes": [profile.n_harmful_eval, profile.n_overrefusal_eval, profile.n_capability_eval],
+        "sets": list(sets), **eval_config(eval_profile, eval_template, judge),
         "task": [task.task, task.digest()] if task else None, "meta": exp.meta,
     }
     run = Run(profile.name, experiment, exp.name)
@@ -91,13 +89,9 @@ def finetune_and_evaluate(
         res = evaluate(model, base.tokenizer, eval_profile, eval_template, judge, sets=sets, progress=progress)
         metrics, gens = res.metrics, res.generations
         if task is not None:
-            outs = respond(model, base.tokenizer, [e.prompt for e in task.examples], eval_template,
-                           max_new_tokens=task.max_new_tokens, batch_size=profile.eval_batch_size, progress=progress,
-                           desc=f"{task.task} task")
-            ok = [grade(task.task, o, e.gold) for e, o in zip(task.examples, outs)]
-            metrics["task_accuracy"] = rate(ok).as_dict()
-            gens += [{"set": f"task:{task.task}", "prompt": e.prompt, "response": o, "correct": c}
-                     for e, o, c in zip(task.examples, outs, ok)]
+            acc, task_gens = grade_task(model, base.tokenizer, task, profile, eval_template, progress)
+            metrics["task_accuracy"] = acc.as_dict()
+            gens += task_gens
         metrics["training"] = trained.summary()
         # Checkpoints only serve resumption; the adapter (a few MB) is enough to rebuild the model.
         for ckpt in (run.dir / "train").glob("checkpoint-*"):
@@ -110,9 +104,17 @@ def finetune_and_evaluate(
     return EvalResult(run.metrics(), run.generations())
 
 
+def grade_task(model, tokenizer, task: TaskEval, profile: Profile, template="chat", progress: bool = True):
+    """(accuracy Rate, generations) of ``model`` on the held-out task examples."""
+    outs = respond(model, tokenizer, [e.prompt for e in task.examples], template, max_new_tokens=task.max_new_tokens,
+                   batch_size=profile.eval_batch_size, progress=progress, desc=f"{task.task} task")
+    ok = [grade(task.task, o, e.gold) for e, o in zip(task.examples, outs)]
+    gens = [{"set": f"task:{task.task}", "prompt": e.prompt, "response": o, "correct": c}
+            for e, o, c in zip(task.examples, outs, ok)]
+    return rate(ok), gens
+
+
 def task_accuracy_of(model_name: str, profile: Profile, task: TaskEval, template: str = "chat") -> dict:
     """Task accuracy of a model that was not fine-tuned (the reference's starting point)."""
     m = load(model_name)
-    outs = respond(m.model, m.tokenizer, [e.prompt for e in task.examples], template,
-                   max_new_tokens=task.max_new_tokens, batch_size=profile.eval_batch_size, desc=f"{task.task} task")
-    return rate([grade(task.task, o, e.gold) for e, o in zip(task.examples, outs)]).as_dict()
+    return grade_task(m.model, m.tokenizer, task, profile, template)[0].as_dict()
