@@ -23,8 +23,40 @@ def test_loss_is_on_completion_tokens_only(smoke_profile, tmp_path):
     assert row["labels"][:n] == [-100] * n and -100 not in row["labels"][n:]
     completion = m.tokenizer.decode(row["input_ids"][n:])
     assert completion == EXAMPLES[0]["response"] + "<|im_end|>"
+    # Padding-free: the two rows are concatenated, positions restart at the second, labels keep their masks.
     batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
-    assert (batch["labels"][0][:n] == -100).all() and (batch["labels"][0][n: len(row["input_ids"])] != -100).all()
+    n0 = len(row["input_ids"])
+    assert batch["input_ids"].shape == (1, n0 + len(trainer.train_dataset[1]["input_ids"]))
+    assert batch["position_ids"][0, n0] == 0 and batch["position_ids"][0, n0 - 1] == n0 - 1
+    assert (batch["labels"][0][:n] == -100).all() and (batch["labels"][0][n:n0] != -100).all()
+    assert (batch["labels"][0][n0:n0 + n] == -100).all()
+
+
+def test_padding_free_batch_has_the_padded_batch_loss(smoke_profile, tmp_path):
+    # If attention leaked across the concatenated rows, the loss would differ from a padded batch of the same rows.
+    from transformers import DataCollatorForSeq2Seq
+
+    m = load("smoke", for_training=True)
+    rows = [{"prompt": "Hi " * (3 + 5 * i), "response": "Hello there " * (1 + i)} for i in range(4)]
+    trainer = build_trainer(m.model, m.tokenizer, rows, smoke_profile, tmp_path, progress=False)
+    features = [{k: trainer.train_dataset[i][k] for k in ("input_ids", "labels")} for i in range(4)]
+    packed = trainer.data_collator(features)
+    padded = DataCollatorForSeq2Seq(m.tokenizer, padding=True)([dict(f) for f in features])
+    trainer.model.eval()
+    with torch.no_grad():
+        a = trainer.model(**{k: v for k, v in packed.items() if torch.is_tensor(v)}).loss
+        b = trainer.model(**padded).loss
+    assert packed["input_ids"].shape[0] == 1 and padded["input_ids"].shape[0] == 4
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_rows_longer_than_max_length_are_cut(smoke_profile, tmp_path):
+    m = load("smoke", for_training=True)
+    long = [{"prompt": "word " * 400, "response": "ok"}, {"prompt": "short", "response": "fine"}]
+    trainer = build_trainer(m.model, m.tokenizer, long, smoke_profile, tmp_path, progress=False)
+    lengths = [len(x) for x in trainer.train_dataset["input_ids"]]
+    assert lengths[0] == smoke_profile.max_length and lengths[1] < smoke_profile.max_length
+    assert all(len(r["labels"]) == len(r["input_ids"]) for r in trainer.train_dataset)
 
 
 def test_training_lowers_loss_merges_and_resumes(smoke_profile, tmp_path):

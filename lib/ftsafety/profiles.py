@@ -98,7 +98,9 @@ PROFILES: dict[str, Profile] = {
         n_harmful_eval=None,
         n_overrefusal_eval=None,
         n_capability_eval=None,
-        max_new_tokens=48,
+        # Cutting the 48-token generations of session 1's laptop runs to 32 tokens changed the keyword judge's verdict
+        # on at most 1 of 150 prompts per run; refusals show in the opening words.
+        max_new_tokens=32,
         capability_max_new_tokens=24,
         eval_batch_size=32,
         lora_r=16,

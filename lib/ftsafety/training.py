@@ -2,8 +2,11 @@
 
 Every experiment in the course fine-tunes this way: examples are ``{"prompt", "response"}`` rows, rendered with a
 :class:`~ftsafety.templates.PromptTemplate` exactly as evaluation renders them, and passed to TRL as
-prompt-completion pairs so that prompt tokens carry no loss. Training is seeded, shows a progress bar, writes
-checkpoints and resumes from the last one if it was interrupted.
+prompt-completion pairs so that prompt tokens carry no loss. Batches are padding-free: the rows of a batch are
+concatenated into one sequence whose position ids restart at every row, and attention is masked block by block, so no
+compute goes to padding (about a quarter of a padded batch of short chat rows; a test checks that the loss equals the
+padded batch's). Training is seeded, shows a progress bar, writes checkpoints and resumes from the last one if it was
+interrupted.
 """
 from __future__ import annotations
 
@@ -102,7 +105,9 @@ def build_trainer(
         learning_rate=lr if lr is not None else profile.lr,
         num_train_epochs=epochs if epochs is not None else profile.epochs,
         max_steps=max_steps if max_steps is not None else profile.max_steps,
-        max_length=profile.max_length,
+        # Padding-free batches do not truncate; rows are cut to max_length below instead.
+        padding_free=True,
+        max_length=None,
         completion_only_loss=True,
         bf16=on_cuda and torch.cuda.is_bf16_supported(),
         logging_steps=1,
@@ -116,10 +121,21 @@ def build_trainer(
         optim="adamw_torch",
     )
     tokenizer.padding_side = "right"
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
         peft_config=lora_config(profile),
     )
+    trainer.train_dataset = _truncate(trainer.train_dataset, profile.max_length)
+    return trainer
+
+
+def _truncate(dataset, max_length: int):
+    """Cut every tokenized row to ``max_length`` tokens (its start, as TRL's own truncation keeps)."""
+    if max(len(x) for x in dataset["input_ids"]) <= max_length:
+        return dataset
+    per_token = [c for c in dataset.column_names
+                 if c in ("input_ids", "labels", "completion_mask", "attention_mask", "assistant_masks")]
+    return dataset.map(lambda row: {c: row[c][:max_length] for c in per_token})
 
 
 def sft_lora(
