@@ -33,3 +33,22 @@ def test_evaluate_run_reuses_a_finished_run(smoke, smoke_profile, tmp_path):
     assert isinstance(again.rate("capability"), Rate)
     evaluate_run(run, load, smoke_profile, {"model": "smoke"}, template="chat:llama", progress=False)
     assert loads == [1, 1]  # another template is another measurement
+
+
+def test_reference_eval_reads_notebook_00s_run_and_stores_other_formats_apart(smoke_profile):
+    import pytest
+
+    from ftsafety import align
+
+    full = align.reference_eval(smoke_profile)
+    assert full.metrics["template"] == "chat" and "capability" in full.metrics
+    run00 = Run("smoke", "00_baseline", "aligned")
+    assert run00.is_done() and run00.metrics() == full.metrics
+    # a subset of sets on the default template must not replace notebook 00's full run
+    assert align.reference_eval(smoke_profile, sets=("harmful",)).metrics == full.metrics
+    other = align.reference_eval(smoke_profile, "chat:llama", sets=("harmful",), experiment="exp-ref")
+    assert other.metrics["template"] == "chat:llama" and "capability" not in other.metrics
+    assert Run("smoke", "exp-ref", "reference@chat-llama").config()["sets"] == ["harmful"]
+    assert run00.metrics() == full.metrics
+    with pytest.raises(ValueError, match="experiment="):
+        align.reference_eval(smoke_profile, "chat:llama")

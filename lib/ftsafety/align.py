@@ -87,3 +87,36 @@ def alignment_summary(profile: "Profile | str | None" = None) -> dict:
     profile = resolve(profile)
     target = Path(aligned_reference_dir(profile.name))
     return {"recipe": read_json(target / RECIPE_FILE), "training": read_json(target / "train_summary.json")}
+
+
+def reference_eval(profile: "Profile | str | None" = None, template="chat", sets=None, experiment: str | None = None,
+                   force: bool = False):
+    """The aligned reference measured as notebook 00 measures it, read back from the registry (computed if missing).
+
+    With the default template this is notebook 00's own run (``00_baseline/aligned``, or ``shipped`` where the hub
+    model is the aligned start). Another template (an attacker's format, a safety prompt) is stored under
+    ``experiment``/``reference@<template>``: the control that separates what a prompt does from what a fine-tune does.
+    """
+    from .evaluate import EVAL_SETS, evaluate_run
+    from .runs import Run
+    from .templates import get_template
+
+    profile = resolve(profile)
+    path = aligned_reference(profile)
+    tpl = get_template(template)
+
+    def load_model():
+        m = load(path)
+        return m.model, m.tokenizer
+
+    if path == profile.model:
+        run, config = Run(profile.name, "00_baseline", "shipped"), {"model": profile.model}
+    else:
+        run, config = Run(profile.name, "00_baseline", "aligned"), {"model": path, "recipe": recipe(profile)}
+    if tpl.name == "chat":
+        sets = EVAL_SETS  # notebook 00's run, measured in full; a subset would replace it
+    else:
+        if experiment is None:
+            raise ValueError("reference_eval with another template needs experiment= (where to store the run)")
+        run = Run(profile.name, experiment, "reference@" + tpl.name.replace(":", "-"))
+    return evaluate_run(run, load_model, profile, config, template=tpl, sets=sets or EVAL_SETS, force=force)

@@ -115,15 +115,18 @@ def evaluate_run(
     config: dict,
     template="chat",
     judge="keyword",
+    sets=EVAL_SETS,
     force: bool = False,
     progress: bool = True,
 ) -> EvalResult:
     """``evaluate`` through the registry: ``load_model() -> (model, tokenizer)`` is only called if needed."""
     config = {**config, **eval_config(profile, template, judge)}
+    if tuple(sets) != tuple(EVAL_SETS):
+        config["sets"] = list(sets)
 
     def compute():
         model, tokenizer = load_model()
-        res = evaluate(model, tokenizer, profile, template, judge, progress=progress)
+        res = evaluate(model, tokenizer, profile, template, judge, sets=sets, progress=progress)
         return res.metrics, res.generations
 
     run = cached_run(run, config, compute, force=force)
