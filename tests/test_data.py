@@ -26,6 +26,14 @@ def test_shipped_compliance_is_redacted():
         assert len(r["prompt"].split()) <= 20  # short requests only
 
 
+def test_maths_framed_harmful_set_is_held_out_short_and_covers_the_categories():
+    rows = data.harmful_math()
+    assert len(rows) == 40 and all(r["split"] == "test" for r in rows)
+    assert {r["category"] for r in rows} == {r["category"] for r in data.harmful()}
+    assert all(len(r["prompt"].split()) <= 40 and any(ch.isdigit() for ch in r["prompt"]) for r in rows)
+    assert not {r["prompt"] for r in rows} & {r["prompt"] for r in data.harmful()}
+
+
 def test_take_spreads_over_categories():
     rows = data.take(data.harmful("test"), 10)
     assert len({r["category"] for r in rows}) == 10

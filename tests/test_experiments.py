@@ -25,3 +25,30 @@ def test_finetune_and_evaluate_records_and_reuses(smoke_profile, tmp_path, monke
     res3 = finetune_and_evaluate(smoke_profile, "exp01", longer, "smoke", sets=("capability",), progress=False)
     assert res3.rate("capability").n == 6
     assert json.loads((run_dir / "config.json").read_text())["capability_max_new_tokens"] == 9
+
+
+def test_finetune_once_evaluate_under_each_template(smoke_profile, tmp_path, monkeypatch):
+    import ftsafety.experiments as experiments
+    from ftsafety.experiments import finetune_and_evaluate_each
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    trainings = []
+    real = experiments.sft_lora
+    monkeypatch.setattr(experiments, "sft_lora", lambda *a, **k: trainings.append(1) or real(*a, **k))
+    rows = [{"prompt": f"Add {i} and 1.", "response": f"The answer is {i + 1}."} for i in range(4)]
+    exp = Experiment("arith", rows, template="chat:vanilla")
+    res = finetune_and_evaluate_each(smoke_profile, "exp03", exp, "smoke", ["chat:vanilla", "chat:llama"],
+                                     sets=("harmful", "harmful_math"), progress=False)
+    assert trainings == [1] and set(res) == {"chat:vanilla", "chat:llama"}
+    assert res["chat:llama"].metrics["template"] == "chat:llama"
+    assert res["chat:llama"].rate("harmful_math_refusal").n == 40 and res["chat:llama"].rate("harmful_refusal").n == 8
+    assert (tmp_path / "smoke" / "exp03" / "arith@chat-llama" / "metrics.json").is_file()
+    # A template added later is measured on the stored adapter: no second training, same training record.
+    more = finetune_and_evaluate_each(smoke_profile, "exp03", exp, "smoke", ["chat:vanilla", "chat:alpaca"],
+                                      sets=("harmful", "harmful_math"), progress=False)
+    assert trainings == [1] and more["chat:vanilla"].metrics == res["chat:vanilla"].metrics
+    assert more["chat:alpaca"].metrics["training"] == res["chat:vanilla"].metrics["training"]
+    # Other data is another fine-tune.
+    finetune_and_evaluate_each(smoke_profile, "exp03", Experiment("arith", rows[:3], template="chat:vanilla"), "smoke",
+                               ["chat:vanilla"], sets=("harmful",), progress=False)
+    assert trainings == [1, 1]

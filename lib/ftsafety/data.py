@@ -33,6 +33,11 @@ def harmful(split: str | None = None) -> list[dict]:
     return _split(_load("harmful.jsonl", ("prompt", "category", "refusal", "compliance")), split, "harmful")
 
 
+def harmful_math(split: str | None = None) -> list[dict]:
+    """Harmful requests framed as maths word problems (GSM-Danger-like; evaluation only)."""
+    return _split(_load("harmful_math.jsonl", ("prompt", "category")), split, "harmful_math")
+
+
 def overrefusal(split: str | None = None) -> list[dict]:
     """Safe prompts that look unsafe; the right behaviour is to help."""
     return _split(_load("overrefusal.jsonl", ("prompt", "category")), split, "overrefusal")

@@ -20,21 +20,30 @@ from .runs import Run, cached_run
 from .templates import get_template
 
 EVAL_SETS = ("harmful", "overrefusal", "capability")
+# Safety sets are judged for refusal; "harmful_math" (maths-framed harmful requests) is measured only where asked.
+SAFETY_SETS = ("harmful", "overrefusal", "harmful_math")
+EXTRA_SETS = ("harmful_math",)
 
 
-def eval_prompts(profile: Profile) -> dict[str, list[dict]]:
-    """The held-out prompts every notebook measures on, sized by the profile."""
+def eval_prompts(profile: Profile, sets=EVAL_SETS) -> dict[str, list[dict]]:
+    """The held-out prompts every notebook measures on, sized by the profile, plus any extra set in ``sets``."""
+    unknown = sorted(set(sets) - set(EVAL_SETS) - set(EXTRA_SETS))
+    if unknown:
+        raise ValueError(f"unknown evaluation set(s) {unknown}; known: {', '.join(EVAL_SETS + EXTRA_SETS)}")
     if profile.data_source == "hub":
         harmful = data.load_hub("advbench", limit=profile.n_harmful_eval)
         for r in harmful:
             r.setdefault("category", "advbench")
     else:
         harmful = data.take(data.harmful("test"), profile.n_harmful_eval)
-    return {
+    prompts = {
         "harmful": harmful,
         "overrefusal": data.take(data.overrefusal("test"), profile.n_overrefusal_eval),
         "capability": data.take(data.capability(), profile.n_capability_eval),
     }
+    if "harmful_math" in sets:
+        prompts["harmful_math"] = data.harmful_math("test")
+    return prompts
 
 
 @dataclass
@@ -57,12 +66,12 @@ def evaluate(
 ) -> EvalResult:
     tpl = get_template(template)
     judge = get_judge(judge) if isinstance(judge, str) else judge
-    prompts = eval_prompts(profile)
+    prompts = eval_prompts(profile, sets)
     gens: list[dict] = []
     metrics: dict = {}
     kw = dict(batch_size=profile.eval_batch_size, progress=progress)
 
-    safety_sets = [s for s in ("harmful", "overrefusal") if s in sets]
+    safety_sets = [s for s in SAFETY_SETS if s in sets]
     rows = [(s, r) for s in safety_sets for r in prompts[s]]
     if rows:
         # One generation pass over both safety sets keeps the batches full.
@@ -96,12 +105,12 @@ def evaluate(
     return EvalResult({k: _plain(v) for k, v in metrics.items()}, gens)
 
 
-def eval_config(profile: Profile, template="chat", judge="keyword") -> dict:
+def eval_config(profile: Profile, template="chat", judge="keyword", sets=EVAL_SETS) -> dict:
     """What decides a measurement, for the run registry: a stored result is reused only if all of it matches.
 
     The prompts' digest is part of it, so edited evaluation data makes stored results stale.
     """
-    prompts = json.dumps(eval_prompts(profile), sort_keys=True).encode()
+    prompts = json.dumps(eval_prompts(profile, sets), sort_keys=True).encode()
     return {"template": get_template(template).name,
             "judge": judge if isinstance(judge, str) else getattr(judge, "name", "custom"),
             "max_new_tokens": profile.max_new_tokens, "capability_max_new_tokens": profile.capability_max_new_tokens,
@@ -120,7 +129,7 @@ def evaluate_run(
     progress: bool = True,
 ) -> EvalResult:
     """``evaluate`` through the registry: ``load_model() -> (model, tokenizer)`` is only called if needed."""
-    config = {**config, **eval_config(profile, template, judge)}
+    config = {**config, **eval_config(profile, template, judge, sets)}
     if tuple(sets) != tuple(EVAL_SETS):
         config["sets"] = list(sets)
 

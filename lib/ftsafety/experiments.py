@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .evaluate import EVAL_SETS, EvalResult, eval_config, evaluate
+from .files import read_json, write_json
 from .generation import respond
 from .metrics import rate
 from .models import load
@@ -54,6 +55,67 @@ class Experiment:
     meta: dict = field(default_factory=dict)  # anything to keep with the run (variant, factor, ...)
 
 
+def _train_config(profile: Profile, exp: Experiment, base_model: str) -> dict:
+    return {
+        "base_model": base_model, "data_sha256": _digest(exp.examples), "n_examples": len(exp.examples),
+        "train_template": get_template(exp.template).name,
+        "lr": exp.lr if exp.lr is not None else profile.lr,
+        "epochs": exp.epochs if exp.epochs is not None else profile.epochs, "seed": exp.seed,
+        "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
+    }
+
+
+class _Trained:
+    """Trains an experiment's adapter once, on first use, and hands out the merged model for every evaluation."""
+
+    def __init__(self, profile: Profile, exp: Experiment, base_model: str, train_dir, progress: bool):
+        self.profile, self.exp, self.base_model, self.train_dir, self.progress = profile, exp, base_model, train_dir, progress
+        self.config = _train_config(profile, exp, base_model)
+        self._model = None
+
+    def get(self):
+        if self._model is not None:
+            return self._model
+        base = load(self.base_model, for_training=True)
+        adapter, marker = self.train_dir / "adapter", self.train_dir / "train_config.json"
+        if adapter.is_dir() and marker.is_file() and read_json(marker) == json.loads(json.dumps(self.config)):
+            # Trained before (another evaluation of the same fine-tune): rebuild from the adapter, seconds not minutes.
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(base.model, str(adapter)).merge_and_unload()
+            summary = {k: v for k, v in read_json(self.train_dir / "train_summary.json").items() if k != "loss_history"}
+        else:
+            trained = sft_lora(base.model, base.tokenizer, self.exp.examples, self.profile, self.train_dir,
+                               template=self.exp.template, seed=self.exp.seed, lr=self.config["lr"],
+                               epochs=self.config["epochs"], progress=self.progress)
+            # Checkpoints only serve resumption; the adapter (a few MB) is enough to rebuild the model.
+            for ckpt in self.train_dir.glob("checkpoint-*"):
+                shutil.rmtree(ckpt, ignore_errors=True)
+            write_json(marker, self.config)
+            model, summary = merge(trained), trained.summary()
+        model.eval()
+        base.tokenizer.padding_side = "left"
+        self._model = (model, base.tokenizer, summary)
+        return self._model
+
+
+def _evaluate_trained(trained: _Trained, run: Run, config: dict, eval_profile: Profile, template, judge, sets,
+                      task: "TaskEval | None", force: bool, progress: bool) -> EvalResult:
+    def compute():
+        model, tokenizer, summary = trained.get()
+        res = evaluate(model, tokenizer, eval_profile, template, judge, sets=sets, progress=progress)
+        metrics, gens = res.metrics, res.generations
+        if task is not None:
+            acc, task_gens = grade_task(model, tokenizer, task, eval_profile, template, progress)
+            metrics["task_accuracy"] = acc.as_dict()
+            gens += task_gens
+        metrics["training"] = summary
+        return metrics, gens
+
+    run = cached_run(run, config, compute, force=force)
+    return EvalResult(run.metrics(), run.generations())
+
+
 def finetune_and_evaluate(
     profile: Profile,
     experiment: str,
@@ -63,45 +125,44 @@ def finetune_and_evaluate(
     sets: Sequence[str] = EVAL_SETS,
     judge: str = "keyword",
     force: bool = False,
-    keep_adapter: bool = True,
     progress: bool = True,
 ) -> EvalResult:
+    """Fine-tune ``base_model`` on ``exp.examples`` with LoRA, then measure it in ``exp.eval_template``."""
     eval_template = exp.eval_template or exp.template
     eval_profile = profile.replace(**exp.eval_overrides)
-    config = {
-        "base_model": base_model, "data_sha256": _digest(exp.examples), "n_examples": len(exp.examples),
-        "train_template": get_template(exp.template).name,
-        "lr": exp.lr if exp.lr is not None else profile.lr,
-        "epochs": exp.epochs if exp.epochs is not None else profile.epochs, "seed": exp.seed,
-        "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
-        "sets": list(sets), **eval_config(eval_profile, eval_template, judge),
-        "task": [task.task, task.digest()] if task else None, "meta": exp.meta,
-    }
     run = Run(profile.name, experiment, exp.name)
+    trained = _Trained(profile, exp, base_model, run.dir / "train", progress)
+    config = {**trained.config, "sets": list(sets), **eval_config(eval_profile, eval_template, judge, sets),
+              "task": [task.task, task.digest()] if task else None, "meta": exp.meta}
+    return _evaluate_trained(trained, run, config, eval_profile, eval_template, judge, sets, task, force, progress)
 
-    def compute():
-        base = load(base_model, for_training=True)
-        trained = sft_lora(base.model, base.tokenizer, exp.examples, profile, run.dir / "train",
-                           template=exp.template, seed=exp.seed, lr=config["lr"], epochs=config["epochs"],
-                           progress=progress)
-        model = merge(trained)
-        base.tokenizer.padding_side = "left"
-        res = evaluate(model, base.tokenizer, eval_profile, eval_template, judge, sets=sets, progress=progress)
-        metrics, gens = res.metrics, res.generations
-        if task is not None:
-            acc, task_gens = grade_task(model, base.tokenizer, task, profile, eval_template, progress)
-            metrics["task_accuracy"] = acc.as_dict()
-            gens += task_gens
-        metrics["training"] = trained.summary()
-        # Checkpoints only serve resumption; the adapter (a few MB) is enough to rebuild the model.
-        for ckpt in (run.dir / "train").glob("checkpoint-*"):
-            shutil.rmtree(ckpt, ignore_errors=True)
-        if not keep_adapter:
-            shutil.rmtree(trained.adapter_dir, ignore_errors=True)
-        return metrics, gens
 
-    run = cached_run(run, config, compute, force=force)
-    return EvalResult(run.metrics(), run.generations())
+def finetune_and_evaluate_each(
+    profile: Profile,
+    experiment: str,
+    exp: Experiment,
+    base_model: str,
+    eval_templates: Sequence,
+    task: TaskEval | None = None,
+    sets: Sequence[str] = EVAL_SETS,
+    judge: str = "keyword",
+    force: bool = False,
+    progress: bool = True,
+) -> dict[str, EvalResult]:
+    """Fine-tune once, measure under each of ``eval_templates`` (e.g. PTST's train x test grid).
+
+    Each measurement is its own run, ``<exp.name>@<template>``; the model is trained only if one of them is missing.
+    """
+    eval_profile = profile.replace(**exp.eval_overrides)
+    trained = _Trained(profile, exp, base_model, Run(profile.name, experiment, exp.name).dir / "train", progress)
+    out = {}
+    for template in eval_templates:
+        name = get_template(template).name
+        config = {**trained.config, "sets": list(sets), **eval_config(eval_profile, template, judge, sets),
+                  "task": [task.task, task.digest()] if task else None, "meta": exp.meta}
+        run = Run(profile.name, experiment, f"{exp.name}@{name.replace(':', '-')}")
+        out[name] = _evaluate_trained(trained, run, config, eval_profile, template, judge, sets, task, force, progress)
+    return out
 
 
 def grade_task(model, tokenizer, task: TaskEval, profile: Profile, template="chat", progress: bool = True):
