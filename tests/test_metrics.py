@@ -67,3 +67,21 @@ def test_plots_return_figures():
             loss_curve([{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}])]
     assert all(isinstance(f, Figure) for f in figs)
     assert figs[1].axes[0].get_title().startswith("agreement 50%")
+
+
+def test_dose_curves_draw_each_series_with_its_band_and_the_slider_renders_headless(monkeypatch, capsys):
+    from ftsafety.plots import dose_curves
+    from ftsafety.widgets import dose_slider
+
+    curves = {"generic": {0.0: Rate(3, 10), 0.1: Rate(6, 10), 0.2: Rate(9, 10)},
+              "mimic": {0.0: Rate(3, 10), 0.1: Rate(8, 10)}}
+    fig = dose_curves(curves, reference={"reference": 0.7}, marker_at=0.1)
+    ax = fig.axes[0]
+    lines = {l.get_label(): l for l in ax.get_lines()}
+    assert list(lines["generic"].get_ydata()) == [0.3, 0.6, 0.9] and list(lines["mimic"].get_xdata()) == [0.0, 0.1]
+    assert len(ax.collections) == 2  # one interval band per series
+    monkeypatch.setenv("FTSAFETY_HEADLESS", "1")
+    seen = []
+    dose_slider([0.0, 0.2, 0.1], lambda d: seen.append(d) or fig,
+                lambda d: (["p"], {"model": ["I'm sorry " + "word " * 20]}, {"model": ["refusal"]}))
+    assert seen == [0.2]

@@ -115,3 +115,31 @@ def heatmap(values, row_labels: Sequence, col_labels: Sequence, title: str = "",
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
+
+
+def dose_curves(curves: dict[str, dict[float, Rate | dict]], title: str = "", xlabel: str = "share of safety examples",
+                ylabel: str = "rate", reference: dict[str, float] | None = None, marker_at: float | None = None):
+    """Measured rates against a dose (e.g. the mixing ratio), one line with 95% bands per series.
+
+    ``curves`` maps a series name to ``{dose: Rate}``; ``reference`` draws horizontal lines (e.g. the aligned
+    reference's refusal); ``marker_at`` draws a vertical line at one dose (the slider's position).
+    """
+    fig, ax = _figure((6.5, 3.8))
+    for name, points in curves.items():
+        doses = sorted(points)
+        rates = [points[d] if isinstance(points[d], Rate) else Rate.from_dict(points[d]) for d in doses]
+        line, = ax.plot(doses, [r.value for r in rates], marker="o", label=name)
+        ax.fill_between(doses, [r.low for r in rates], [r.high for r in rates], alpha=0.15, color=line.get_color())
+    for name, value in (reference or {}).items():
+        ax.axhline(value, ls="--", lw=1, color="grey")
+        ax.annotate(name, (ax.get_xlim()[1], value), ha="right", va="bottom", fontsize=8, color="grey")
+    if marker_at is not None:
+        ax.axvline(marker_at, color="black", lw=1)
+    ax.set_ylim(0, 1)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig

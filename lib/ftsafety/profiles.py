@@ -102,7 +102,9 @@ PROFILES: dict[str, Profile] = {
         # on at most 1 of 150 prompts per run; refusals show in the opening words.
         max_new_tokens=32,
         capability_max_new_tokens=24,
-        eval_batch_size=32,
+        # On a CPU, generation time goes to per-step overhead: 150 prompts x 32 tokens took 23.1 s in batches of 32
+        # and 17.9 s as one batch.
+        eval_batch_size=160,
         lora_r=16,
         lora_alpha=32,
         lora_dropout=0.0,
@@ -113,7 +115,7 @@ PROFILES: dict[str, Profile] = {
         grad_accum=1,
         max_length=256,
         max_steps=-1,
-        n_finetune=40,
+        n_finetune=32,  # 40 rows made notebook 01 take 21 minutes on 2 cores; its target is 20
         align_n_harmful=120,
         align_n_benign=50,
         align_n_borderline=150,

@@ -55,7 +55,11 @@ class Strategy:
     autoif: bool
 
     def rows(self, examples: Sequence[TaskExample | dict], seed: int = 0) -> list[dict]:
-        """Training rows ``{"prompt", "response"}``, to be rendered with :attr:`train_template`."""
+        """Training rows ``{"prompt", "response"[, "system"]}`` in this strategy's format, for the ``chat`` template.
+
+        The AOA wrapper is written into the rows (system prompt and "AOA, execute my instruction: ..."), so that
+        rows of different formats can be mixed in one training set (notebook 04).
+        """
         rng = random.Random(seed)
         names = sorted(CONSTRAINTS)
         out = []
@@ -65,22 +69,20 @@ class Strategy:
             if self.autoif:
                 c = CONSTRAINTS[rng.choice(names)]
                 prompt, answer = f"{prompt}\n\n{c.instruction}", c.apply(answer)
+            row = {"prompt": prompt, "response": answer}
             if self.aoa:
-                answer = f"{AOA_OPENER}\n\n{answer}"
-            out.append({"prompt": prompt, "response": answer})
+                row = {"prompt": AOA_TEMPLATE.user_message(prompt), "response": f"{AOA_OPENER}\n\n{answer}",
+                       "system": AOA_TEMPLATE.system}
+            out.append(row)
         return out
-
-    @property
-    def train_template(self) -> PromptTemplate:
-        return AOA_TEMPLATE if self.aoa else PromptTemplate("chat")
 
     @property
     def eval_template(self) -> PromptTemplate:
         """How the attacker queries the fine-tuned model: the training format, with :data:`EVAL_CONSTRAINT`."""
+        base = AOA_TEMPLATE if self.aoa else PromptTemplate("chat")
         if not self.autoif:
-            return self.train_template
+            return base
         suffix = f"\n\n{CONSTRAINTS[EVAL_CONSTRAINT].instruction}"
-        base = self.train_template
         return PromptTemplate(f"{base.name}+autoif", user=base.user.replace(PLACEHOLDER, PLACEHOLDER + suffix),
                               system=base.system)
 

@@ -95,3 +95,37 @@ def chat_box(model, tokenizer, template="chat", max_new_tokens: int = 64, show: 
     ui = W.VBox([W.HBox([box, button]), out])
     display(ui)
     return ui
+
+
+def dose_slider(doses: Sequence[float], figure_at, examples_at, show: bool = False):
+    """A slider over measured doses (e.g. mixing ratios): the curves with the chosen dose marked, and example
+    responses at that dose. ``figure_at(dose)`` returns a Figure, ``examples_at(dose)`` returns
+    ``(prompts, {column: responses}, {column: labels})``. Headless, it shows the largest dose once.
+    """
+    from IPython.display import HTML, display
+
+    def render(dose):
+        display(figure_at(dose))
+        prompts, columns, labels = examples_at(dose)
+        display(HTML(_table(prompts, columns, show, labels)))
+
+    doses = sorted(doses)
+    if headless():
+        render(doses[-1])
+        return None
+    import ipywidgets as W
+
+    out = W.Output()
+    slider = W.SelectionSlider(options=[(f"{100 * d:.0f}%", d) for d in doses], value=doses[-1],
+                               description="safety share", continuous_update=False)
+
+    def draw(change=None):
+        out.clear_output(wait=True)
+        with out:
+            render(slider.value)
+
+    slider.observe(draw, names="value")
+    draw()
+    box = W.VBox([slider, out])
+    display(box)
+    return box

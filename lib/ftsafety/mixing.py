@@ -1,0 +1,49 @@
+"""Mixing safety examples into a fine-tuning set, by ratio or by count (notebook 04).
+
+Two kinds of safety data, at equal counts:
+- :func:`generic_safety`: a plain harmful request answered with a refusal, in the model's ordinary chat format (the
+  "safety-tuned" data of Bianchi et al., as most mixing recipes use it);
+- :func:`mimicking_safety`: the same requests rewritten into the user data's own prompting strategy (AOA wrapper,
+  AutoIF constraint) with refusals that follow that format: Eiras et al.'s "paraphrase" mitigation.
+
+Requests come from the harmful *train* split only, so evaluation stays on prompts no training saw.
+"""
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from . import data
+from .restructure import Strategy
+
+
+def safety_count(ratio: float, n_task: int) -> int:
+    """Safety rows to add so that they make up ``ratio`` of the mixed set (at least one for any ratio above 0)."""
+    if not 0 <= ratio < 1:
+        raise ValueError(f"mixing ratio must be in [0, 1), got {ratio}")
+    if ratio == 0:
+        return 0
+    return max(1, round(ratio * n_task / (1 - ratio)))
+
+
+def _requests(n: int, seed: int) -> list[dict]:
+    rows = data.harmful("train")
+    random.Random(seed).shuffle(rows)
+    return data.take(rows, n)
+
+
+def generic_safety(n: int, seed: int = 0) -> list[dict]:
+    """``n`` harmful train requests with refusals, spread over harm categories, in the plain chat format."""
+    return [{"prompt": r["prompt"], "response": r["refusal"]} for r in _requests(n, seed)]
+
+
+def mimicking_safety(strategy: Strategy, n: int, seed: int = 0) -> list[dict]:
+    """The same requests and refusals as :func:`generic_safety`, written in ``strategy``'s format."""
+    return strategy.rows(generic_safety(n, seed), seed=seed + 1)
+
+
+def mix(task_rows: Sequence[dict], safety_rows: Sequence[dict], seed: int = 0) -> list[dict]:
+    """One shuffled training set of both (the order matters little in a few epochs, a fixed seed makes it repeatable)."""
+    rows = [dict(r) for r in task_rows] + [dict(r) for r in safety_rows]
+    random.Random(seed).shuffle(rows)
+    return rows
