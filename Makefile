@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftsafety-installed
 
-.PHONY: install course test test-fast lab doctor align data clean
+.PHONY: install course test test-fast lab doctor align bench data clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ doctor: install
 
 align: install
 	$(BIN)/ftsafety align --profile $(PROFILE)
+
+# Speed and memory on this machine, one JSON object (also written to runs/<profile>/bench.json).
+bench: install
+	$(BIN)/ftsafety bench --profile $(PROFILE)
 
 # Rebuild data/ from its sources (hand-written lists, then the laptop model's recorded answers).
 data: install

@@ -59,3 +59,19 @@ def test_results_and_reproduction_table(tmp_path, monkeypatch):
     md = write_reproduction_md("laptop").read_text()
     assert "| 00_setup_and_baseline | alignment raises refusal | course | up | before: 0.1; after: 0.9 | yes |" in md
     assert "| n/a |" in md
+
+
+def test_bench_prints_the_comparable_keys_on_smoke(tmp_path, capsys):
+    import json
+
+    from ftsafety.cli import main
+
+    assert main(["bench", "--profile", "smoke", "--rows", "8", "--prompts", "4"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("train_tokens_per_s", "trl_train_tokens_per_s", "train_ratio_vs_trl", "eval_speedup_vs_loop",
+                "cached_load_s", "first_load_s", "peak_rss_mb"):
+        assert key in result
+    assert result["train_tokens_per_s"] > 0 and result["trl_train_tokens_per_s"] > 0
+    assert result["eval_speedup_vs_loop"] > 0 and result["eval_batched_equals_loop"] is True
+    assert result["first_load_s"] is None  # the smoke model has no GGUF to convert
+    assert set(result["peak_rss_mb_by_step"]) == {"load", "train_library", "train_trl", "eval"}

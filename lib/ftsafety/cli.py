@@ -1,4 +1,4 @@
-"""The ``ftsafety`` command (also ``python -m ftsafety``): doctor, align, eval, judge, course."""
+"""The ``ftsafety`` command (also ``python -m ftsafety``): doctor, align, eval, judge, course, bench."""
 from __future__ import annotations
 
 import argparse
@@ -78,6 +78,15 @@ def cmd_course(args) -> int:
     return run_course(resolve(args.profile).name, args.only)
 
 
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    result = run_bench(args.profile, n_train=args.rows, n_prompts=args.prompts,
+                       progress=lambda m: print(m, file=sys.stderr))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ftsafety", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -110,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default=None)
     s.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. --only 00 01")
     s.set_defaults(func=cmd_course)
+
+    s = sub.add_parser("bench", help="speed and memory of training, evaluation and loading on this machine (JSON)")
+    s.add_argument("--profile", default=None)
+    s.add_argument("--rows", type=int, default=32, help="training rows (one epoch)")
+    s.add_argument("--prompts", type=int, default=40, help="evaluation prompts")
+    s.set_defaults(func=cmd_bench)
     return p
 
 
