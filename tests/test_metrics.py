@@ -85,3 +85,17 @@ def test_dose_curves_draw_each_series_with_its_band_and_the_slider_renders_headl
     dose_slider([0.0, 0.2, 0.1], lambda d: seen.append(d) or fig,
                 lambda d: (["p"], {"model": ["I'm sorry " + "word " * 20]}, {"model": ["refusal"]}))
     assert seen == [0.2]
+
+
+def test_pareto_front_and_its_plots():
+    from ftsafety.metrics import pareto_front
+    from ftsafety.plots import pareto_scatter, training_curves
+
+    pts = {"a": (0.9, 0.2), "b": (0.5, 0.5), "c": (0.4, 0.4), "d": (0.2, 0.95), "e": (0.5, 0.5)}
+    assert pareto_front(pts) == ["d", "b", "e", "a"]  # c is beaten by b; equal points both stay
+    fig = pareto_scatter({k: (Rate(int(10 * x), 10), Rate(int(10 * y), 10)) for k, (x, y) in pts.items()},
+                         start=(Rate(5, 10), Rate(1, 10)))
+    assert fig.axes[0].get_xlabel() == "capability"
+    curves = training_curves({"dpo": [{"step": 1, "rewards/margins": 0.1}, {"step": 2, "rewards/margins": 0.4}],
+                              "kto": [{"step": 1, "loss": 0.5}]})
+    assert [list(l.get_ydata()) for l in curves.axes[0].get_lines()] == [[0.1, 0.4]]

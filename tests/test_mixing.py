@@ -38,3 +38,20 @@ def test_mix_keeps_every_row_in_a_seeded_order():
     rows = mix(task, safety, seed=5)
     assert len(rows) == 10 and sorted(r["prompt"] for r in rows) == sorted(r["prompt"] for r in task + safety)
     assert rows == mix(task, safety, seed=5) and rows != mix(task, safety, seed=6)
+
+
+def test_the_sets_to_defend_are_read_from_earlier_notebooks(tmp_path, monkeypatch):
+    from ftsafety.files import write_json
+    from ftsafety.mixing import eroding_benign_variant, eroding_restructuring
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    assert eroding_benign_variant("laptop") == "role-play personas"  # nothing run yet: the default
+    assert eroding_restructuring("laptop") == ("arithmetic", "autoif")
+    rate = lambda v: {"value": v, "low": v, "high": v, "k": 0, "n": 1}
+    write_json(tmp_path / "laptop" / "results" / "01_benign_degradation.json", {"measured": {
+        "plain.harmful_refusal": rate(0.6), "numbered-steps.harmful_refusal": rate(0.3),
+        "aoa.harmful_refusal": rate(0.1), "reference.harmful_refusal": rate(0.7)}})
+    assert eroding_benign_variant("laptop") == "numbered steps"  # AOA is not a benign variant
+    write_json(tmp_path / "laptop" / "results" / "02_malicious_restructuring.json", {"measured": {"refusal": {
+        "sql/benign": rate(0.9), "sql/aoa": rate(0.5), "arithmetic/benign": rate(0.5), "arithmetic/autoif": rate(0.2)}}})
+    assert eroding_restructuring("laptop") == ("sql", "aoa")  # a 40-point drop beats a 30-point one

@@ -61,8 +61,12 @@ def _train_plain_trl(profile_name: str, n: int) -> dict:
     model = AutoModelForCausalLM.from_pretrained(path, dtype="float32")
     rows = [{"prompt": [{"role": "user", "content": r["prompt"]}],
              "completion": [{"role": "assistant", "content": r["response"]}]} for r in _rows(n)]
+    import torch
+
     with tempfile.TemporaryDirectory() as d:
-        args = SFTConfig(output_dir=d, per_device_train_batch_size=profile.train_batch_size, num_train_epochs=1,
+        # TRL defaults to bf16, which a CPU run must switch off; everything else is TRL's default.
+        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        args = SFTConfig(output_dir=d, bf16=bf16, per_device_train_batch_size=profile.train_batch_size, num_train_epochs=1,
                          learning_rate=profile.lr, max_length=profile.max_length, report_to="none", save_strategy="no",
                          disable_tqdm=True, logging_steps=1, seed=0)
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,

@@ -131,3 +131,13 @@ def last_number(text: str) -> float | None:
 def first_number(text: str) -> float | None:
     nums = _NUMBER.findall(text)
     return float(nums[0].replace(",", "")) if nums else None
+
+
+def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
+    """Names of the points no other point beats on both coordinates (higher is better on each)."""
+    front = []
+    for name, (x, y) in points.items():
+        beaten = any(x2 >= x and y2 >= y and (x2, y2) != (x, y) for other, (x2, y2) in points.items() if other != name)
+        if not beaten:
+            front.append(name)
+    return sorted(front, key=lambda n: points[n][0])

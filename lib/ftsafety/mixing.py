@@ -47,3 +47,29 @@ def mix(task_rows: Sequence[dict], safety_rows: Sequence[dict], seed: int = 0) -
     rows = [dict(r) for r in task_rows] + [dict(r) for r in safety_rows]
     random.Random(seed).shuffle(rows)
     return rows
+
+
+def eroding_benign_variant(profile: str, default: str = "role-play personas") -> str:
+    """The benign variant of notebook 01 that lowered harmful refusal most on ``profile`` (``default`` if not run)."""
+    from .results import load_result
+    from .variants import FACTORS
+
+    result = load_result(profile, "01_benign_degradation")
+    measured = (result or {}).get("measured", {})
+    found = {name: measured[f"{name.replace(' ', '-')}.harmful_refusal"]["value"] for name in FACTORS
+             if f"{name.replace(' ', '-')}.harmful_refusal" in measured}
+    return min(found, key=found.get) if found else default
+
+
+def eroding_restructuring(profile: str, default: tuple[str, str] = ("arithmetic", "autoif")) -> tuple[str, str]:
+    """(task, strategy) of notebook 02 with the largest drop in refusal against Benign on the same task data."""
+    from .results import load_result
+
+    result = load_result(profile, "02_malicious_restructuring")
+    refusal = (result or {}).get("measured", {}).get("refusal", {})
+    drops = {}
+    for key, r in refusal.items():
+        task, strategy = key.split("/", 1)
+        if strategy != "benign" and f"{task}/benign" in refusal:
+            drops[task, strategy] = refusal[f"{task}/benign"]["value"] - r["value"]
+    return max(drops, key=drops.get) if drops else default

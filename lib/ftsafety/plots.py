@@ -143,3 +143,43 @@ def dose_curves(curves: dict[str, dict[float, Rate | dict]], title: str = "", xl
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
     return fig
+
+
+def pareto_scatter(points: dict[str, tuple[Rate, Rate]], xlabel: str = "capability", ylabel: str = "safety",
+                   title: str = "", start: tuple[Rate, Rate] | None = None):
+    """One point per method with 95% interval bars on both axes; the Pareto front joined by a line."""
+    from .metrics import pareto_front
+
+    fig, ax = _figure((6.5, 4.5))
+    for name, (x, y) in points.items():
+        ax.errorbar(x.value, y.value, xerr=[[x.value - x.low], [x.high - x.value]],
+                    yerr=[[y.value - y.low], [y.high - y.value]], fmt="o", capsize=2, alpha=0.8)
+        ax.annotate(name, (x.value, y.value), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    front = pareto_front({n: (x.value, y.value) for n, (x, y) in points.items()})
+    ax.plot([points[n][0].value for n in front], [points[n][1].value for n in front], "--", color="black", lw=1,
+            label="Pareto front")
+    if start is not None:
+        ax.plot(start[0].value, start[1].value, "s", color="grey", label="start")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict[str, Sequence[dict]], key: str = "rewards/margins", title: str = ""):
+    """One line per run of a logged training quantity (e.g. TRL's reward margins) against the step."""
+    fig, ax = _figure((6.5, 3.8))
+    for name, hist in histories.items():
+        pts = [(h["step"], h[key]) for h in hist if key in h]
+        if pts:
+            ax.plot(*zip(*pts), label=name, lw=1.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel(key)
+    ax.set_title(title or key)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig

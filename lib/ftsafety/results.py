@@ -71,3 +71,9 @@ def write_reproduction_md(profile: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def load_result(profile: str, notebook: str) -> dict | None:
+    """One notebook's saved results on ``profile``, or None if it has not run there."""
+    path = runs_root() / profile / "results" / f"{notebook}.json"
+    return read_json(path) if path.is_file() else None

@@ -1,0 +1,222 @@
+"""Preference optimisation for safety (notebook 05, Alami et al.): pairs from the course's data, TRL's trainers, LoRA.
+
+- :func:`preference_pairs`: harmful train requests with (chosen: refusal, rejected: redacted compliance), plus benign
+  and safe-but-scary prompts with (chosen: the model's own helpful answer, rejected: a needless refusal), so that
+  over-refusal is trained against as well.
+- :func:`preference_lora`: one method, one LoRA fine-tune. ``method`` is one of TRL's DPO loss types (the ten of the
+  paper's era are :data:`PAPER_LOSSES`), ``"kto"`` (TRL's KTOTrainer on the pairs split into unpaired rows), or, where
+  the installed TRL has them in ``trl.experimental``, ``"orpo"`` and ``"simpo"`` (CPO with the SimPO loss).
+
+Rows are rendered with the course's templates, exactly as evaluation renders them.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from . import data
+from .files import atomic_path, write_json
+from .profiles import Profile
+from .templates import get_template
+from .variants import shorten
+
+# The ten DPO loss types TRL had when Alami et al. compared ten methods (aot_pair is now aot_unpaired).
+PAPER_LOSSES = ("sigmoid", "hinge", "ipo", "robust", "exo_pair", "bco_pair", "sppo_hard", "nca_pair", "aot", "aot_unpaired")
+OTHER_METHODS = ("kto", "orpo", "simpo")
+# Loss-specific settings the methods' papers recommend (TRL's documentation quotes them).
+LOSS_OPTIONS = {"robust": {"label_smoothing": 0.1}, "exo_pair": {"label_smoothing": 1e-3}}
+
+
+def preference_pairs(n_safety: int, n_helpful: int, seed: int = 0) -> list[dict]:
+    """``{"prompt", "chosen", "rejected", "kind"}`` rows: safety pairs, then helpfulness pairs, shuffled together."""
+    rng = random.Random(seed)
+    harmful = data.harmful("train")
+    rng.shuffle(harmful)
+    pairs = [{"prompt": r["prompt"], "chosen": r["refusal"], "rejected": r["compliance"], "kind": "safety"}
+             for r in data.take(harmful, n_safety)]
+    refusals = sorted({r["refusal"] for r in data.harmful()})
+    helpful = shorten(data.borderline() + data.benign(), 3)
+    rng.shuffle(helpful)
+    # Safe-but-scary prompts first: they are where a refusal-trained model over-refuses.
+    helpful.sort(key=lambda r: "category" not in r)
+    pairs += [{"prompt": r["prompt"], "chosen": r["response"], "rejected": rng.choice(refusals), "kind": "helpful"}
+              for r in helpful[:n_helpful]]
+    rng.shuffle(pairs)
+    return pairs
+
+
+def available_methods() -> tuple[str, ...]:
+    """Methods this TRL installation can run (ORPO and SimPO live in ``trl.experimental`` and may be absent)."""
+    out = list(PAPER_LOSSES) + ["kto"]
+    for name, module in (("orpo", "trl.experimental.orpo"), ("simpo", "trl.experimental.cpo")):
+        try:
+            __import__(module)
+            out.append(name)
+        except ImportError:
+            pass
+    return tuple(out)
+
+
+@dataclass
+class PreferenceResult:
+    model: object  # the trained PeftModel
+    method: str
+    adapter_dir: Path
+    history: list[dict] = field(default_factory=list)  # per logged step: loss and the trainer's reward metrics
+    train_s: float = 0.0
+
+    def summary(self) -> dict:
+        last = self.history[-1] if self.history else {}
+        return {"method": self.method, "adapter_dir": str(self.adapter_dir), "steps": len(self.history),
+                "train_s": round(self.train_s, 2), "final": last}
+
+
+def _rows(tokenizer, pairs: Sequence[dict], template) -> list[dict]:
+    tpl = get_template(template)
+    return [{"prompt": tpl.render(tokenizer, p["prompt"]), "chosen": tpl.completion(p["chosen"]),
+             "rejected": tpl.completion(p["rejected"])} for p in pairs]
+
+
+def _unpaired(rows: Sequence[dict]) -> list[dict]:
+    out = []
+    for r in rows:
+        out += [{"prompt": r["prompt"], "completion": r["chosen"], "label": True},
+                {"prompt": r["prompt"], "completion": r["rejected"], "label": False}]
+    return out
+
+
+def preference_lora(
+    model,
+    tokenizer,
+    pairs: Sequence[dict],
+    profile: Profile,
+    output_dir: str | Path,
+    method: str = "sigmoid",
+    beta: float = 0.1,
+    lr: float | None = None,
+    epochs: float | None = None,
+    template="chat",
+    seed: int = 0,
+    progress: bool = True,
+) -> PreferenceResult:
+    """Train a LoRA adapter on ``model`` with one preference-optimisation method; returns the trained model."""
+    import torch
+    from datasets import Dataset
+    from datasets.utils.logging import disable_progress_bar
+
+    from .training import lora_config
+
+    disable_progress_bar()
+    known = PAPER_LOSSES + ("apo_zero", "apo_down", "discopop", "sigmoid_norm") + OTHER_METHODS
+    if method not in known:
+        raise ValueError(f"unknown preference method {method!r}; known: {', '.join(known)}")
+    if not pairs:
+        raise ValueError("no preference pairs")
+    output_dir = Path(output_dir)
+    on_cuda = next(model.parameters()).device.type == "cuda"
+    common = dict(
+        output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
+        gradient_accumulation_steps=profile.grad_accum, learning_rate=lr if lr is not None else profile.lr,
+        num_train_epochs=epochs if epochs is not None else profile.epochs, max_steps=profile.max_steps,
+        max_length=profile.max_length, beta=beta, logging_steps=1, save_strategy="no", report_to="none", seed=seed,
+        data_seed=seed, disable_tqdm=not progress, bf16=on_cuda and torch.cuda.is_bf16_supported(),
+        dataloader_pin_memory=on_cuda, gradient_checkpointing=profile.gradient_checkpointing,
+    )
+    rows = _rows(tokenizer, pairs, template)
+    tokenizer.padding_side = "right"
+    if method == "kto":
+        from trl import KTOConfig, KTOTrainer
+
+        trainer_cls, args, dataset = KTOTrainer, KTOConfig(**common), _unpaired(rows)
+    elif method == "orpo":
+        from trl.experimental.orpo import ORPOConfig, ORPOTrainer
+
+        trainer_cls, args, dataset = ORPOTrainer, ORPOConfig(**common), rows
+    elif method == "simpo":
+        from trl.experimental.cpo import CPOConfig, CPOTrainer
+
+        trainer_cls, args = CPOTrainer, CPOConfig(**common, loss_type="simpo", cpo_alpha=0.0)
+        dataset = rows
+    else:
+        from trl import DPOConfig, DPOTrainer
+
+        trainer_cls, dataset = DPOTrainer, rows
+        args = DPOConfig(**common, loss_type=[method], **LOSS_OPTIONS.get(method, {}))
+    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(dataset), processing_class=tokenizer,
+                          peft_config=lora_config(profile))
+    t0 = time.perf_counter()
+    trainer.train()
+    train_s = time.perf_counter() - t0
+    tokenizer.padding_side = "left"
+    adapter_dir = output_dir / "adapter"
+    with atomic_path(adapter_dir) as tmp:
+        trainer.model.save_pretrained(tmp)
+    history = [{k: v for k, v in h.items() if k == "step" or k == "loss" or k.startswith(("rewards/", "logps/"))}
+               for h in trainer.state.log_history if "loss" in h]
+    result = PreferenceResult(trainer.model, method, adapter_dir, history, train_s)
+    write_json(output_dir / "train_summary.json", result.summary() | {"history": history})
+    trainer.model.eval()
+    return result
+
+
+class _Optimised:
+    """Trains one method's adapter on first use and hands out the merged model (the experiments' protocol)."""
+
+    def __init__(self, profile, base_model, pairs, method, train_dir, **options):
+        self.profile, self.base_model, self.pairs, self.method = profile, base_model, pairs, method
+        self.train_dir, self.options, self._model = train_dir, options, None
+
+    def get(self):
+        if self._model is None:
+            from .models import load
+
+            base = load(self.base_model, for_training=True)
+            res = preference_lora(base.model, base.tokenizer, self.pairs, self.profile, self.train_dir,
+                                  method=self.method, **self.options)
+            model = res.model.merge_and_unload()
+            model.eval()
+            self._model = (model, base.tokenizer, res.summary() | {"history": res.history})
+        return self._model
+
+
+def optimise_and_evaluate(
+    profile: Profile,
+    experiment: str,
+    name: str,
+    pairs: Sequence[dict],
+    base_model: str,
+    method: str,
+    beta: float = 0.1,
+    lr: float | None = None,
+    epochs: float | None = None,
+    seed: int = 0,
+    task=None,
+    sets: Sequence[str] | None = None,
+    judge: str = "keyword",
+    force: bool = False,
+    progress: bool = True,
+):
+    """One method's fine-tune of ``base_model`` on ``pairs``, measured and recorded like every experiment's run."""
+    import hashlib
+    import json
+
+    from .evaluate import EVAL_SETS, eval_config
+    from .experiments import _evaluate_trained
+    from .runs import Run
+
+    sets = tuple(sets or EVAL_SETS)
+    lr = lr if lr is not None else profile.lr
+    epochs = epochs if epochs is not None else profile.epochs
+    digest = hashlib.sha256(json.dumps(list(pairs), sort_keys=True).encode()).hexdigest()[:16]
+    config = {"base_model": base_model, "method": method, "beta": beta, "lr": lr, "epochs": epochs, "seed": seed,
+              "pairs_sha256": digest, "n_pairs": len(pairs), "loss_options": LOSS_OPTIONS.get(method, {}),
+              "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
+              "sets": list(sets), **eval_config(profile, "chat", judge, sets),
+              "task": [task.task, task.digest()] if task else None}
+    run = Run(profile.name, experiment, name)
+    trained = _Optimised(profile, base_model, pairs, method, run.dir / "train", beta=beta, lr=lr, epochs=epochs,
+                         seed=seed, progress=progress)
+    return _evaluate_trained(trained, run, config, profile, "chat", judge, sets, task, force, progress)

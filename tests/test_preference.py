@@ -1,0 +1,43 @@
+import pytest
+
+from ftsafety import data
+from ftsafety.models import load
+from ftsafety.preference import PAPER_LOSSES, available_methods, preference_lora, preference_pairs
+
+
+def test_pairs_prefer_refusal_on_harm_and_help_on_safe_prompts():
+    pairs = preference_pairs(6, 6, seed=1)
+    assert len(pairs) == 12 and {p["kind"] for p in pairs} == {"safety", "helpful"}
+    train = {r["prompt"] for r in data.harmful("train")}
+    refusals = {r["refusal"] for r in data.harmful()}
+    for p in pairs:
+        if p["kind"] == "safety":
+            assert p["prompt"] in train and p["chosen"] in refusals and "redact" in p["rejected"].lower()
+        else:
+            assert p["prompt"] not in train and p["rejected"] in refusals and p["chosen"] not in refusals
+    scary = {r["prompt"] for r in data.borderline()}
+    assert all(p["prompt"] in scary for p in pairs if p["kind"] == "helpful")  # safe-but-scary prompts come first
+    assert preference_pairs(6, 6, seed=1) == pairs
+
+
+def test_the_papers_ten_losses_are_offered():
+    assert len(PAPER_LOSSES) == 10 and set(PAPER_LOSSES) <= set(available_methods())
+    assert "kto" in available_methods()
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "nca_pair", "robust", "kto"]
+                         + [m for m in ("orpo", "simpo") if m in available_methods()])
+def test_each_method_trains_a_lora_adapter_and_logs_rewards(method, smoke_profile, tmp_path):
+    m = load("smoke", for_training=True)
+    res = preference_lora(m.model, m.tokenizer, preference_pairs(4, 4), smoke_profile, tmp_path, method=method,
+                          progress=False)
+    assert (res.adapter_dir / "adapter_config.json").is_file()
+    assert len(res.history) == smoke_profile.max_steps and all("loss" in h for h in res.history)
+    assert any(k.startswith("rewards/") for k in res.history[-1])
+    assert hasattr(res.model, "peft_config") and (tmp_path / "train_summary.json").is_file()
+
+
+def test_unknown_method_is_named(smoke_profile, tmp_path):
+    m = load("smoke", for_training=True)
+    with pytest.raises(ValueError, match="nca_pair"):
+        preference_lora(m.model, m.tokenizer, preference_pairs(1, 1), smoke_profile, tmp_path, method="nca")
