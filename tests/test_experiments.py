@@ -52,3 +52,21 @@ def test_finetune_once_evaluate_under_each_template(smoke_profile, tmp_path, mon
     finetune_and_evaluate_each(smoke_profile, "exp03", Experiment("arith", rows[:3], template="chat:vanilla"), "smoke",
                                ["chat:vanilla"], sets=("harmful",), progress=False)
     assert trainings == [1, 1]
+
+
+def test_force_trains_again_instead_of_reusing_the_adapter(smoke_profile, tmp_path, monkeypatch):
+    import ftsafety.experiments as experiments
+    from ftsafety.experiments import finetune_and_evaluate_each
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    trainings = []
+    real = experiments.sft_lora
+    monkeypatch.setattr(experiments, "sft_lora", lambda *a, **k: trainings.append(1) or real(*a, **k))
+    rows = [{"prompt": f"Add {i} and 1.", "response": f"The answer is {i + 1}."} for i in range(4)]
+    exp = Experiment("arith", rows)
+    finetune_and_evaluate_each(smoke_profile, "exp", exp, "smoke", ["chat"], sets=("harmful",), progress=False)
+    finetune_and_evaluate_each(smoke_profile, "exp", exp, "smoke", ["chat:llama"], sets=("harmful",), progress=False)
+    assert trainings == [1]
+    finetune_and_evaluate_each(smoke_profile, "exp", exp, "smoke", ["chat"], sets=("harmful",), force=True,
+                               progress=False)
+    assert trainings == [1, 1]

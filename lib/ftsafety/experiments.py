@@ -68,8 +68,10 @@ def _train_config(profile: Profile, exp: Experiment, base_model: str) -> dict:
 class _Trained:
     """Trains an experiment's adapter once, on first use, and hands out the merged model for every evaluation."""
 
-    def __init__(self, profile: Profile, exp: Experiment, base_model: str, train_dir, progress: bool):
+    def __init__(self, profile: Profile, exp: Experiment, base_model: str, train_dir, progress: bool,
+                 retrain: bool = False):
         self.profile, self.exp, self.base_model, self.train_dir, self.progress = profile, exp, base_model, train_dir, progress
+        self.retrain = retrain  # FORCE: train again even if a matching adapter is stored
         self.config = _train_config(profile, exp, base_model)
         self._model = None
 
@@ -78,7 +80,8 @@ class _Trained:
             return self._model
         base = load(self.base_model, for_training=True)
         adapter, marker = self.train_dir / "adapter", self.train_dir / "train_config.json"
-        if adapter.is_dir() and marker.is_file() and read_json(marker) == json.loads(json.dumps(self.config)):
+        reuse = not self.retrain and adapter.is_dir() and marker.is_file()
+        if reuse and read_json(marker) == json.loads(json.dumps(self.config)):
             # Trained before (another evaluation of the same fine-tune): rebuild from the adapter, seconds not minutes.
             from peft import PeftModel
 
@@ -86,8 +89,8 @@ class _Trained:
             summary = {k: v for k, v in read_json(self.train_dir / "train_summary.json").items() if k != "loss_history"}
         else:
             trained = sft_lora(base.model, base.tokenizer, self.exp.examples, self.profile, self.train_dir,
-                               template=self.exp.template, seed=self.exp.seed, lr=self.config["lr"],
-                               epochs=self.config["epochs"], progress=self.progress)
+                               resume=not self.retrain, template=self.exp.template, seed=self.exp.seed,
+                               lr=self.config["lr"], epochs=self.config["epochs"], progress=self.progress)
             # Checkpoints only serve resumption; the adapter (a few MB) is enough to rebuild the model.
             for ckpt in self.train_dir.glob("checkpoint-*"):
                 shutil.rmtree(ckpt, ignore_errors=True)
@@ -131,7 +134,7 @@ def finetune_and_evaluate(
     eval_template = exp.eval_template or exp.template
     eval_profile = profile.replace(**exp.eval_overrides)
     run = Run(profile.name, experiment, exp.name)
-    trained = _Trained(profile, exp, base_model, run.dir / "train", progress)
+    trained = _Trained(profile, exp, base_model, run.dir / "train", progress, retrain=force)
     config = {**trained.config, "sets": list(sets), **eval_config(eval_profile, eval_template, judge, sets),
               "task": [task.task, task.digest()] if task else None, "meta": exp.meta}
     return _evaluate_trained(trained, run, config, eval_profile, eval_template, judge, sets, task, force, progress)
@@ -154,7 +157,8 @@ def finetune_and_evaluate_each(
     Each measurement is its own run, ``<exp.name>@<template>``; the model is trained only if one of them is missing.
     """
     eval_profile = profile.replace(**exp.eval_overrides)
-    trained = _Trained(profile, exp, base_model, Run(profile.name, experiment, exp.name).dir / "train", progress)
+    trained = _Trained(profile, exp, base_model, Run(profile.name, experiment, exp.name).dir / "train", progress,
+                       retrain=force)
     out = {}
     for template in eval_templates:
         name = get_template(template).name
