@@ -1,6 +1,9 @@
 import json
 
-from ftsafety.experiments import Experiment, TaskEval, finetune_and_evaluate
+import pytest
+
+import ftsafety.experiments as experiments
+from ftsafety.experiments import Experiment, TaskEval, finetune_and_evaluate, finetune_and_evaluate_each
 from ftsafety.tasks import arithmetic
 
 
@@ -27,15 +30,21 @@ def test_finetune_and_evaluate_records_and_reuses(smoke_profile, tmp_path, monke
     assert json.loads((run_dir / "config.json").read_text())["capability_max_new_tokens"] == 9
 
 
-def test_finetune_once_evaluate_under_each_template(smoke_profile, tmp_path, monkeypatch):
-    import ftsafety.experiments as experiments
-    from ftsafety.experiments import finetune_and_evaluate_each
+ROWS = [{"prompt": f"Add {i} and 1.", "response": f"The answer is {i + 1}."} for i in range(4)]
 
+
+@pytest.fixture
+def trainings(tmp_path, monkeypatch):
+    """Runs go to tmp_path; the list grows by one per LoRA training."""
     monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
-    trainings = []
+    count = []
     real = experiments.sft_lora
-    monkeypatch.setattr(experiments, "sft_lora", lambda *a, **k: trainings.append(1) or real(*a, **k))
-    rows = [{"prompt": f"Add {i} and 1.", "response": f"The answer is {i + 1}."} for i in range(4)]
+    monkeypatch.setattr(experiments, "sft_lora", lambda *a, **k: count.append(1) or real(*a, **k))
+    return count
+
+
+def test_finetune_once_evaluate_under_each_template(smoke_profile, trainings, tmp_path):
+    rows = ROWS
     exp = Experiment("arith", rows, template="chat:vanilla")
     res = finetune_and_evaluate_each(smoke_profile, "exp03", exp, "smoke", ["chat:vanilla", "chat:llama"],
                                      sets=("harmful", "harmful_math"), progress=False)
@@ -54,15 +63,8 @@ def test_finetune_once_evaluate_under_each_template(smoke_profile, tmp_path, mon
     assert trainings == [1, 1]
 
 
-def test_force_trains_again_instead_of_reusing_the_adapter(smoke_profile, tmp_path, monkeypatch):
-    import ftsafety.experiments as experiments
-    from ftsafety.experiments import finetune_and_evaluate_each
-
-    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
-    trainings = []
-    real = experiments.sft_lora
-    monkeypatch.setattr(experiments, "sft_lora", lambda *a, **k: trainings.append(1) or real(*a, **k))
-    rows = [{"prompt": f"Add {i} and 1.", "response": f"The answer is {i + 1}."} for i in range(4)]
+def test_force_trains_again_instead_of_reusing_the_adapter(smoke_profile, trainings):
+    rows = ROWS
     exp = Experiment("arith", rows)
     finetune_and_evaluate_each(smoke_profile, "exp", exp, "smoke", ["chat"], sets=("harmful",), progress=False)
     finetune_and_evaluate_each(smoke_profile, "exp", exp, "smoke", ["chat:llama"], sets=("harmful",), progress=False)

@@ -102,6 +102,14 @@ class _Trained:
         return self._model
 
 
+def _measure(trained: _Trained, run: Run, exp: Experiment, eval_profile: Profile, template, judge, sets,
+             task: "TaskEval | None", force: bool, progress: bool) -> EvalResult:
+    """One registry run: the fine-tune's config plus what decides the measurement."""
+    config = {**trained.config, "sets": list(sets), **eval_config(eval_profile, template, judge, sets),
+              "task": [task.task, task.digest()] if task else None, "meta": exp.meta}
+    return _evaluate_trained(trained, run, config, eval_profile, template, judge, sets, task, force, progress)
+
+
 def _evaluate_trained(trained: _Trained, run: Run, config: dict, eval_profile: Profile, template, judge, sets,
                       task: "TaskEval | None", force: bool, progress: bool) -> EvalResult:
     def compute():
@@ -135,9 +143,7 @@ def finetune_and_evaluate(
     eval_profile = profile.replace(**exp.eval_overrides)
     run = Run(profile.name, experiment, exp.name)
     trained = _Trained(profile, exp, base_model, run.dir / "train", progress, retrain=force)
-    config = {**trained.config, "sets": list(sets), **eval_config(eval_profile, eval_template, judge, sets),
-              "task": [task.task, task.digest()] if task else None, "meta": exp.meta}
-    return _evaluate_trained(trained, run, config, eval_profile, eval_template, judge, sets, task, force, progress)
+    return _measure(trained, run, exp, eval_profile, eval_template, judge, sets, task, force, progress)
 
 
 def finetune_and_evaluate_each(
@@ -162,10 +168,8 @@ def finetune_and_evaluate_each(
     out = {}
     for template in eval_templates:
         name = get_template(template).name
-        config = {**trained.config, "sets": list(sets), **eval_config(eval_profile, template, judge, sets),
-                  "task": [task.task, task.digest()] if task else None, "meta": exp.meta}
         run = Run(profile.name, experiment, f"{exp.name}@{name.replace(':', '-')}")
-        out[name] = _evaluate_trained(trained, run, config, eval_profile, template, judge, sets, task, force, progress)
+        out[name] = _measure(trained, run, exp, eval_profile, template, judge, sets, task, force, progress)
     return out
 
 
