@@ -48,6 +48,75 @@ def preference_pairs(n_safety: int, n_helpful: int, seed: int = 0) -> list[dict]
     return pairs
 
 
+def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, template="chat", judge="keyword",
+                    samples: int = 0, keep_helpful: bool = False, seed: int = 0, progress: bool = True) -> list[dict]:
+    """``pairs`` with each rejected side replaced by the start model's own answer where that answer is the bad one.
+
+    The bad answer of a safety pair is a compliance, of a helpfulness pair a refusal (the keyword judge decides). The
+    greedy answer is tried first, then ``samples`` sampled answers (temperature 1). Where no answer is bad, a safety
+    pair keeps the data's rejected text and a helpfulness pair is dropped unless ``keep_helpful``. Each row gets
+    ``rejected_source``: "policy" or "data".
+
+    Why: a DPO-style loss can widen its margin by pushing down text the model would never write (a "[redacted step]"
+    list) while the model's own greedy answer, which evaluation reads, stays as likely as before. And a helpfulness pair
+    whose rejected side is a canned refusal, like the safety pairs' chosen side, teaches a small model "refusals are
+    bad" more than "this prompt is safe". Measured on laptop from the aligned reference (sigmoid, lr 5e-4, one epoch,
+    48 safety + 48 helpfulness pairs, every helpfulness pair kept): refusal of held-out harmful prompts fell from 71%
+    to 3%.
+    """
+    import torch
+
+    from .generation import respond
+    from .judges import get_judge
+
+    judge = get_judge(judge) if isinstance(judge, str) else judge
+    prompts = [p["prompt"] for p in pairs]
+    kw = dict(max_new_tokens=profile.max_new_tokens, batch_size=profile.eval_batch_size, progress=progress)
+    candidates = [[a] for a in respond(model, tokenizer, prompts, template, desc="start model's answers", **kw)]
+    if samples:
+        torch.manual_seed(seed)
+        sampled = respond(model, tokenizer, prompts * samples, template, do_sample=True, temperature=1.0, top_p=1.0,
+                          desc="sampled answers", **kw)
+        for i, a in enumerate(sampled):
+            candidates[i % len(pairs)].append(a)
+    flat = [(i, a) for i, c in enumerate(candidates) for a in c]
+    labels = [v.label for v in judge([prompts[i] for i, _ in flat], [a for _, a in flat])]
+    bad_answer: dict[int, str] = {}
+    for (i, a), label in zip(flat, labels):
+        bad = "compliance" if pairs[i]["kind"] == "safety" else "refusal"
+        if label == bad and a.strip() and i not in bad_answer:
+            bad_answer[i] = a
+    out = []
+    for i, p in enumerate(pairs):
+        if i in bad_answer:
+            out.append(p | {"rejected": bad_answer[i], "rejected_source": "policy"})
+        elif p["kind"] == "safety" or keep_helpful:
+            out.append(p | {"rejected_source": "data"})
+    return out
+
+
+def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: int, n_helpful: int, samples: int = 4,
+                seed: int = 0, force: bool = False, progress: bool = True) -> list[dict]:
+    """:func:`preference_pairs` made on-policy for ``start_model``, stored in the run registry and reused.
+
+    The start model's answers are generated once per setting, so a re-run of the notebook retrains nothing.
+    """
+    from .files import read_json
+    from .models import load
+    from .runs import Run, _normal
+
+    settings = _normal({"start_model": start_model, "n_safety": n_safety, "n_helpful": n_helpful, "samples": samples,
+                        "seed": seed, "max_new_tokens": profile.max_new_tokens, "judge": "keyword"})
+    path = Run(profile.name, experiment, "pairs").dir / "pairs.json"
+    if not force and path.is_file() and (stored := read_json(path))["settings"] == settings:
+        return stored["pairs"]
+    m = load(start_model)
+    pairs = on_policy_pairs(m.model, m.tokenizer, preference_pairs(n_safety, n_helpful, seed=seed), profile,
+                            samples=samples, seed=seed, progress=progress)
+    write_json(path, {"settings": settings, "pairs": pairs})
+    return pairs
+
+
 def available_methods() -> tuple[str, ...]:
     """Methods this TRL installation can run (ORPO and SimPO live in ``trl.experimental`` and may be absent)."""
     out = list(PAPER_LOSSES) + ["kto"]
