@@ -54,3 +54,24 @@ def test_run_registry_round_trip_and_reuse(tmp_path):
     assert run.dir == tmp_path / "laptop" / "exp" / "a"
     with pytest.raises(ValueError, match="plain folder name"):
         Run("laptop", "exp", "../escape")
+
+
+def test_scoreboard_keeps_runs_with_the_same_template_and_judge_and_measures_the_tradeoff(tmp_path):
+    from ftsafety.metrics import rate
+    from ftsafety.results import scoreboard, tradeoff
+
+    def save(exp, name, refusal, capability, template="chat", judge="keyword"):
+        metrics = {"harmful_refusal": rate([True] * refusal + [False] * (10 - refusal)).as_dict()}
+        if capability is not None:
+            metrics["capability"] = rate([True] * capability + [False] * (10 - capability)).as_dict()
+        Run("laptop", exp, name, root=tmp_path).save({"template": template, "judge": judge}, metrics, [])
+
+    for i in range(6):
+        save("01_x", f"m{i}", refusal=9 - i, capability=3 + i)  # safer models are less capable
+    save("06_y", "attack", refusal=1, capability=None)
+    save("03_z", "other-template", refusal=5, capability=5, template="text:vanilla")
+    board = scoreboard("laptop", root=tmp_path)
+    assert list(board["run"]) == [f"m{i}" for i in range(6)] + ["attack"]
+    assert board.loc[0, "harmful_refusal"] == 0.9 and board["capability"].isna().sum() == 1
+    t = tradeoff(board)
+    assert t["n"] == 6 and t["rho"] == -1.0 and t["high"] <= 0

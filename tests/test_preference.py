@@ -41,3 +41,15 @@ def test_unknown_method_is_named(smoke_profile, tmp_path):
     m = load("smoke", for_training=True)
     with pytest.raises(ValueError, match="nca_pair"):
         preference_lora(m.model, m.tokenizer, preference_pairs(1, 1), smoke_profile, tmp_path, method="nca")
+
+
+def test_on_policy_pairs_reject_the_start_models_own_bad_answers(smoke, smoke_profile):
+    from ftsafety.preference import on_policy_pairs
+
+    pairs = preference_pairs(3, 3, seed=2)
+    # The random smoke model never refuses: every safety pair takes its answer, no helpfulness pair has a bad one.
+    got = on_policy_pairs(smoke.model, smoke.tokenizer, pairs, smoke_profile, samples=1, progress=False)
+    assert [p["kind"] for p in got] == ["safety"] * 3 and all(p["rejected_source"] == "policy" for p in got)
+    assert all("redact" not in p["rejected"].lower() for p in got)
+    kept = on_policy_pairs(smoke.model, smoke.tokenizer, pairs, smoke_profile, keep_helpful=True, progress=False)
+    assert len(kept) == 6 and {p["rejected_source"] for p in kept if p["kind"] == "helpful"} == {"data"}

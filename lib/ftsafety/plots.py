@@ -183,3 +183,38 @@ def training_curves(histories: dict[str, Sequence[dict]], key: str = "rewards/ma
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
     return fig
+
+
+def layer_lines(series: dict[str, Sequence[float]], title: str = "", ylabel: str = "probe accuracy",
+                chance: float | None = 0.5):
+    """One line per model over layer index (0: the embeddings), e.g. a linear probe's accuracy per layer."""
+    fig, ax = _figure((6.5, 3.6))
+    for name, values in series.items():
+        ax.plot(range(len(values)), values, marker=".", label=name)
+    if chance is not None:
+        ax.axhline(chance, color="gray", ls=":", lw=1, label="chance")
+    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_scatter(board, x: str, y: str, group: str = "notebook", title: str = "", xlabel: str = "",
+                    ylabel: str = ""):
+    """One point per row of a table (e.g. :func:`ftsafety.results.scoreboard`), one colour per ``group``, with the
+    rows' 95% intervals (``<col>_low`` / ``<col>_high``) as error bars where the table has them."""
+    fig, ax = _figure((7.5, 4.8))
+    rows = board.dropna(subset=[x, y])
+    for name, sub in rows.groupby(group):
+        xerr = [sub[x] - sub[f"{x}_low"], sub[f"{x}_high"] - sub[x]] if f"{x}_low" in sub else None
+        yerr = [sub[y] - sub[f"{y}_low"], sub[f"{y}_high"] - sub[y]] if f"{y}_low" in sub else None
+        ax.errorbar(sub[x], sub[y], xerr=xerr, yerr=yerr, fmt="o", ms=5, alpha=0.8, elinewidth=0.6, capsize=0,
+                    label=name)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig

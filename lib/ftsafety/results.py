@@ -77,3 +77,44 @@ def load_result(profile: str, notebook: str) -> dict | None:
     """One notebook's saved results on ``profile``, or None if it has not run there."""
     path = runs_root() / profile / "results" / f"{notebook}.json"
     return read_json(path) if path.is_file() else None
+
+
+SCORE_COLUMNS = ("harmful_refusal", "overrefusal_refusal", "capability", "task_accuracy")
+
+
+def scoreboard(profile: str, template: str = "chat", judge: str = "keyword", root: Path | None = None):
+    """Every model the course measured on ``profile`` with the same template and judge: one row per run, from the
+    registry (nothing is re-run). Columns: notebook, run, and each of :data:`SCORE_COLUMNS` with ``_low``/``_high``
+    where measured; a run that measured only some sets (e.g. an attack measured on harmful prompts) has gaps."""
+    import pandas as pd
+
+    from .runs import load_runs
+
+    df = load_runs(profile, root=root)
+    if df.empty or "harmful_refusal" not in df:
+        return pd.DataFrame(columns=["notebook", "run", *SCORE_COLUMNS])
+    same = (df.get("config.template") == template) & (df.get("config.judge") == judge) & df["harmful_refusal"].notna()
+    df = df[same].rename(columns={"experiment": "notebook"})
+    cols = ["notebook", "run"] + [c for s in SCORE_COLUMNS for c in (s, f"{s}_low", f"{s}_high") if c in df]
+    return df[cols].sort_values(["notebook", "run"]).reset_index(drop=True)
+
+
+def tradeoff(board, x: str = "capability", y: str = "harmful_refusal", seed: int = 0) -> dict:
+    """Spearman correlation of ``x`` and ``y`` over the board's complete rows, with a bootstrap 95% interval."""
+    import numpy as np
+
+    from .metrics import bootstrap_ci
+
+    rows = board[[x, y]].dropna().to_numpy()
+    if len(rows) < 4:
+        return {"n": len(rows), "rho": None, "low": None, "high": None}
+
+    def rho(idx):
+        sub = rows[idx.astype(int)]
+        ranks = [np.argsort(np.argsort(sub[:, j])) for j in (0, 1)]
+        if ranks[0].std() == 0 or ranks[1].std() == 0:
+            return 0.0
+        return float(np.corrcoef(ranks[0], ranks[1])[0, 1])
+
+    r, lo, hi = bootstrap_ci(np.arange(len(rows)), stat=rho, seed=seed)
+    return {"n": len(rows), "rho": r, "low": lo, "high": hi}

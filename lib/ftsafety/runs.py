@@ -105,3 +105,21 @@ def _flatten(d: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{k}"] = v if not isinstance(v, list) else json.dumps(v)
     return out
+
+
+def cached_model(root: Path, recipe: dict, build: Callable[[], Path], force: bool = False) -> str:
+    """``root/model``, built by ``build()`` (which returns the saved model's folder) unless one with the same recipe is
+    stored; the recipe goes to ``root/recipe.json`` only after the model is complete."""
+    from .models import _ready
+
+    recipe = _normal(recipe)
+    target, marker = root / "model", root / "recipe.json"
+    if not force and _ready(target) and marker.is_file() and read_json(marker) == recipe:
+        return str(target)
+    if marker.is_file():
+        marker.unlink()  # a model of another recipe is being replaced
+    built = Path(build())
+    if built != target:
+        raise ValueError(f"build() saved the model to {built}, expected {target}")
+    write_json(marker, recipe)
+    return str(target)

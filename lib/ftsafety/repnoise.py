@@ -1,0 +1,296 @@
+"""Representation Noising (Rosati et al. 2024): a defence against harmful fine-tuning by someone who has the weights.
+
+The loss, as the authors' code computes it (``../shared/papers.md`` section 4), on a batch of *paired* sequences that
+share a harmful request: one ends in a harmful completion, the other in a refusal::
+
+    L = CE(refusal sequence)
+        + beta  * mean over layers of MMD(masked MLP outputs on the harmful sequence, masked Gaussian noise)
+        - alpha * log(harmful CE + 1)
+
+where the harmful CE is the masked next-token loss of the harmful sequence, averaged over the final logits and a
+logit-lens readout ``lm_head(final_norm(h))`` of every hidden state. The mask keeps the positions where the two
+sequences' token ids differ (the completions), so the prompt is left alone. Minimising L keeps the refusal, pushes the
+MLP activations of harmful text towards noise in every layer, and makes harmful text unlikely from every depth: an
+attacker then has no representation to fine-tune back into harm.
+
+Two departures from the reference code, both to fix what it does by accident: forward hooks are removed after every
+call (the reference leaks one per module per step), and positions that are padding in the harmful sequence are not
+"harmful tokens" (the reference counts a pad that meets a refusal token as a difference).
+
+:func:`repnoise_loss` works on any transformers causal LM with ``model.layers.<i>.mlp`` modules, LoRA-wrapped or not;
+:class:`RepNoiseTrainer` is a ``transformers.Trainer`` that trains with it; :func:`repnoise_lora` is the course's way.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from .files import atomic_path, write_json
+from .profiles import Profile
+from .templates import get_template
+
+MMD_KERNELS = 5
+MMD_MULTIPLIER = 2.0
+_MLP = re.compile(r"(?:^|\.)layers\.(\d+)\.mlp$")
+
+
+def gaussian_kernel_sum(x, y, n_kernels: int = MMD_KERNELS, multiplier: float = MMD_MULTIPLIER):
+    """Sum of Gaussian kernels over the rows of ``x`` and ``y`` together, bandwidths around the mean squared distance."""
+    import torch
+
+    total = torch.cat([x, y], dim=0)
+    n = total.shape[0]
+    d2 = ((total.unsqueeze(0) - total.unsqueeze(1)) ** 2).sum(-1)
+    # The bandwidth is data, not a parameter: no gradient flows through it (as in the reference's .data).
+    bandwidth = d2.detach().sum() / (n * n - n)
+    bandwidth = bandwidth / multiplier ** (n_kernels // 2)
+    return sum(torch.exp(-d2 / (bandwidth * multiplier**i)) for i in range(n_kernels))
+
+
+def mmd(x, y, n_kernels: int = MMD_KERNELS, multiplier: float = MMD_MULTIPLIER):
+    """Maximum mean discrepancy between samples ``x`` and ``y`` (one row each, equal counts)."""
+    k = gaussian_kernel_sum(x, y, n_kernels, multiplier)
+    b = x.shape[0]
+    return (k[:b, :b] + k[b:, b:] - k[:b, b:] - k[b:, :b]).mean()
+
+
+def masked_token_ce(logits, input_ids, mask):
+    """Mean next-token cross-entropy over the positions where ``mask`` (of the predicted token) is true."""
+    import torch.nn.functional as F
+
+    logits, labels, mask = logits[:, :-1], input_ids[:, 1:], mask[:, 1:].float()
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), reduction="none")
+    return (ce * mask.reshape(-1)).sum() / mask.sum().clamp(min=1.0)
+
+
+def lens_ce(hidden, input_ids, mask, norm, head):
+    """:func:`masked_token_ce` of the logit-lens readout ``head(norm(hidden))``, read out only where the mask needs it.
+
+    Reading every position out of every layer through a 49k-token head costs more than the model's own forward;
+    the norm acts per position, so selecting first gives the same loss.
+    """
+    import torch.nn.functional as F
+
+    pick = mask[:, 1:].bool()
+    if not pick.any():
+        return hidden.new_zeros(())
+    logits = head(norm(hidden[:, :-1][pick]))
+    return F.cross_entropy(logits.float(), input_ids[:, 1:][pick])
+
+
+def _mlp_modules(model) -> list:
+    found = {}
+    for name, module in model.named_modules():
+        m = _MLP.search(name)
+        if m:
+            found[int(m.group(1))] = module
+    if not found:
+        raise ValueError(f"{type(model).__name__} has no 'layers.<i>.mlp' modules; RepNoise needs a decoder with MLPs")
+    return [found[i] for i in sorted(found)]
+
+
+def _final_norm_and_head(model):
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = base.get_decoder() if hasattr(base, "get_decoder") else base.model
+    return decoder.norm, base.get_output_embeddings()
+
+
+@dataclass
+class RepNoiseParts:
+    loss: object
+    harmless_ce: object
+    noise_mmd: object
+    harmful_ce: object  # mean over final logits and every logit-lens readout, before the +1
+
+    def as_dict(self) -> dict:
+        return {k: float(getattr(self, k).detach()) for k in ("loss", "harmless_ce", "noise_mmd", "harmful_ce")}
+
+
+def harmful_mask(harmful_ids, harmless_ids, harmful_attention):
+    """Positions that belong to the harmful completion: ids differ from the paired refusal's, and are not padding."""
+    return (harmful_ids != harmless_ids) & harmful_attention.bool()
+
+
+def repnoise_loss(model, harmful: dict, harmless: dict, alpha: float = 1.0, beta: float = 0.001,
+                  generator=None) -> RepNoiseParts:
+    """The RepNoise loss of one batch. ``harmful``/``harmless``: ``input_ids`` and ``attention_mask`` of equal shape,
+    row i of each sharing its prompt; ``harmless`` may carry ``labels`` (-100 where no loss is wanted)."""
+    import torch
+
+    mask = harmful_mask(harmful["input_ids"], harmless["input_ids"], harmful["attention_mask"])
+    captured: list = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out)) for m in _mlp_modules(model)]
+    try:
+        out = model(input_ids=harmful["input_ids"], attention_mask=harmful["attention_mask"], output_hidden_states=True)
+    finally:
+        for h in hooks:
+            h.remove()
+    keep = mask.unsqueeze(-1).to(captured[0].dtype)
+    noise_terms = []
+    for act in captured:
+        act = act * keep
+        noise = torch.randn(act.shape, generator=generator, dtype=act.dtype, device=act.device) * keep
+        noise_terms.append(mmd(act.reshape(act.shape[0], -1).float(), noise.reshape(noise.shape[0], -1).float()))
+    noise_mmd = torch.stack(noise_terms).mean()
+
+    norm, head = _final_norm_and_head(model)
+    harmful_ce = masked_token_ce(out.logits, harmful["input_ids"], mask)
+    for h in out.hidden_states:
+        harmful_ce = harmful_ce + lens_ce(h, harmful["input_ids"], mask, norm, head)
+    harmful_ce = harmful_ce / len(out.hidden_states)
+
+    labels = harmless.get("labels")
+    if labels is None:
+        labels = harmless["input_ids"].masked_fill(~harmless["attention_mask"].bool(), -100)
+    harmless_ce = model(input_ids=harmless["input_ids"], attention_mask=harmless["attention_mask"], labels=labels).loss
+    loss = harmless_ce + beta * noise_mmd - alpha * torch.log(harmful_ce + 1)
+    return RepNoiseParts(loss, harmless_ce, noise_mmd, harmful_ce)
+
+
+def paired_rows(tokenizer, examples: Sequence[dict], template="chat", max_length: int = 256) -> list[dict]:
+    """Tokenised pairs from ``{"prompt", "refusal", "compliance"}`` rows: the same rendered request, two endings."""
+    tpl = get_template(template)
+    rows = []
+    for i, ex in enumerate(examples):
+        missing = [k for k in ("prompt", "refusal", "compliance") if not ex.get(k)]
+        if missing:
+            raise ValueError(f"RepNoise example {i} lacks {missing}; each row needs prompt, refusal and compliance")
+        prompt = tpl.render(tokenizer, ex["prompt"])
+        enc = lambda text: tokenizer(prompt + tpl.completion(text), add_special_tokens=False).input_ids[:max_length]
+        n_prompt = len(tokenizer(prompt, add_special_tokens=False).input_ids)
+        rows.append({"harmful_ids": enc(ex["compliance"]), "harmless_ids": enc(ex["refusal"]), "n_prompt": n_prompt})
+    return rows
+
+
+def collate_pairs(rows: Sequence[dict], pad_id: int) -> dict:
+    """Right-pad both sides of every pair to one length, so that positions line up for the mask."""
+    import torch
+
+    n = max(max(len(r["harmful_ids"]), len(r["harmless_ids"])) for r in rows)
+
+    def pad(ids):
+        return ids + [pad_id] * (n - len(ids)), [1] * len(ids) + [0] * (n - len(ids))
+
+    out = {}
+    for side in ("harmful", "harmless"):
+        ids, att = zip(*(pad(r[f"{side}_ids"]) for r in rows))
+        out[side] = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(att)}
+    # The refusal's loss covers its completion only, like every fine-tune in the course.
+    labels = out["harmless"]["input_ids"].clone()
+    labels[out["harmless"]["attention_mask"] == 0] = -100
+    for i, r in enumerate(rows):
+        labels[i, : r["n_prompt"]] = -100
+    out["harmless"]["labels"] = labels
+    return out
+
+
+def _trainer_cls():
+    from transformers import Trainer
+
+    class RepNoiseTrainer(Trainer):
+        """``transformers.Trainer`` whose loss is :func:`repnoise_loss` on paired batches (see :func:`collate_pairs`)."""
+
+        def __init__(self, *args, alpha: float = 1.0, beta: float = 0.001, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.alpha, self.beta = alpha, beta
+            self.parts_history: list[dict] = []
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            parts = repnoise_loss(model, inputs["harmful"], inputs["harmless"], self.alpha, self.beta)
+            if model.training:
+                self.parts_history.append(parts.as_dict() | {"step": self.state.global_step + 1})
+            return (parts.loss, None) if return_outputs else parts.loss
+
+    return RepNoiseTrainer
+
+
+def __getattr__(name):  # RepNoiseTrainer without importing transformers at module import
+    if name == "RepNoiseTrainer":
+        return _trainer_cls()
+    raise AttributeError(name)
+
+
+@dataclass
+class RepNoiseResult:
+    model: object
+    adapter_dir: Path
+    history: list[dict] = field(default_factory=list)  # per step: loss, harmless_ce, noise_mmd, harmful_ce
+    train_s: float = 0.0
+
+    def summary(self) -> dict:
+        return {"adapter_dir": str(self.adapter_dir), "steps": len(self.history), "train_s": round(self.train_s, 2),
+                "first": self.history[0] if self.history else None, "final": self.history[-1] if self.history else None}
+
+
+def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, output_dir: str | Path,
+                  alpha: float = 1.0, beta: float = 0.001, lr: float | None = None, epochs: float | None = None,
+                  template="chat", seed: int = 0, progress: bool = True) -> RepNoiseResult:
+    """Defend ``model`` with RepNoise through a LoRA adapter; returns the trained PeftModel (unmerged)."""
+    import torch
+    from datasets import Dataset
+    from peft import get_peft_model
+    from transformers import TrainingArguments
+
+    from .training import lora_config
+
+    rows = paired_rows(tokenizer, examples, template, profile.max_length)
+    if not rows:
+        raise ValueError("no RepNoise examples")
+    output_dir = Path(output_dir)
+    on_cuda = next(model.parameters()).device.type == "cuda"
+    args = TrainingArguments(
+        output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
+        gradient_accumulation_steps=profile.grad_accum, learning_rate=lr if lr is not None else profile.lr,
+        num_train_epochs=epochs if epochs is not None else profile.epochs, max_steps=profile.max_steps,
+        logging_steps=1, save_strategy="no", report_to="none", seed=seed, data_seed=seed,
+        disable_tqdm=not progress, bf16=on_cuda and torch.cuda.is_bf16_supported(), dataloader_pin_memory=on_cuda,
+        remove_unused_columns=False,  # the collator needs the paired columns the model does not take
+    )
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    peft_model = model if hasattr(model, "peft_config") else get_peft_model(model, lora_config(profile))
+    trainer = _trainer_cls()(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),
+                             data_collator=lambda batch: collate_pairs(batch, pad_id), alpha=alpha, beta=beta)
+    t0 = time.perf_counter()
+    trainer.train()
+    train_s = time.perf_counter() - t0
+    adapter_dir = output_dir / "adapter"
+    with atomic_path(adapter_dir) as tmp:
+        trainer.model.save_pretrained(tmp)
+    result = RepNoiseResult(trainer.model, adapter_dir, trainer.parts_history, train_s)
+    write_json(output_dir / "train_summary.json", result.summary() | {"history": result.history})
+    trainer.model.eval()
+    return result
+
+
+def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], base_model: str, alpha: float = 1.0,
+                   beta: float = 0.001, lr: float | None = None, epochs: float | None = None, seed: int = 0,
+                   force: bool = False, progress: bool = True) -> str:
+    """Path of ``base_model`` defended with :func:`repnoise_lora` and merged, stored in the run registry and reused.
+
+    A stored model is reused only if its recipe (base model, data, alpha, beta, lr, epochs, seed, LoRA) matches.
+    """
+    import hashlib
+    import json
+
+    from .models import load
+    from .runs import Run, cached_model
+    from .training import save_model
+
+    recipe = {
+        "base_model": base_model, "alpha": alpha, "beta": beta, "lr": lr if lr is not None else profile.lr,
+        "epochs": epochs if epochs is not None else profile.epochs, "seed": seed, "n_examples": len(examples),
+        "data_sha256": hashlib.sha256(json.dumps(list(examples), sort_keys=True).encode()).hexdigest()[:16],
+        "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
+    }
+    root = Run(profile.name, experiment, "defended").dir
+
+    def build():
+        base = load(base_model, for_training=True)
+        res = repnoise_lora(base.model, base.tokenizer, examples, profile, root / "train", alpha=alpha, beta=beta,
+                            lr=recipe["lr"], epochs=recipe["epochs"], seed=seed, progress=progress)
+        return save_model(res.model.merge_and_unload(), base.tokenizer, root / "model")
+
+    return cached_model(root, recipe, build, force)

@@ -1,0 +1,84 @@
+"""What a model's hidden states know: per-layer linear probes and the loss of given completions.
+
+Used by notebook 06 to show *where* RepNoise moved the information about harm, and how hard harmful text became to
+produce; both work on any causal LM.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .templates import get_template
+
+
+def pooled_hidden_states(model, tokenizer, prompts: Sequence[str], template="chat", batch_size: int = 32):
+    """Array ``[layers + 1, n_prompts, hidden]``: each layer's hidden state, averaged over the rendered prompt's tokens."""
+    import numpy as np
+    import torch
+
+    tpl = get_template(template)
+    texts = [tpl.render(tokenizer, p) for p in prompts]
+    old_side, tokenizer.padding_side = tokenizer.padding_side, "right"
+    device = next(model.parameters()).device
+    chunks = []
+    try:
+        for i in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = {k: v.to(device) for k, v in enc.items()}
+            with torch.inference_mode():
+                hs = model(**enc, output_hidden_states=True).hidden_states
+            w = enc["attention_mask"].unsqueeze(-1).float()
+            chunks.append(torch.stack([(h.float() * w).sum(1) / w.sum(1) for h in hs]).cpu().numpy())
+    finally:
+        tokenizer.padding_side = old_side
+    return np.concatenate(chunks, axis=1)
+
+
+def layer_probe_accuracy(model, tokenizer, positive: Sequence[str], negative: Sequence[str], template="chat",
+                         folds: int = 5, seed: int = 0) -> list[float]:
+    """Cross-validated accuracy of a logistic-regression probe per layer (index 0: the embeddings).
+
+    1.0: the layer separates ``positive`` from ``negative`` prompts linearly; 0.5 (balanced sets): it does not.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if min(len(positive), len(negative)) < folds:
+        raise ValueError(f"a {folds}-fold probe needs at least {folds} prompts on each side, "
+                         f"got {len(positive)} and {len(negative)}")
+    feats = pooled_hidden_states(model, tokenizer, list(positive) + list(negative), template)
+    y = np.array([1] * len(positive) + [0] * len(negative))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    return [float(cross_val_score(probe, layer, y, cv=cv).mean()) for layer in feats]
+
+
+def completion_loss(model, tokenizer, rows: Sequence[dict], template="chat", batch_size: int = 16) -> float:
+    """Mean per-token cross-entropy of ``rows``' ``response`` given their ``prompt`` (how likely the model finds it)."""
+    import torch
+    import torch.nn.functional as F
+
+    tpl = get_template(template)
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for i in range(0, len(rows), batch_size):
+        batch = rows[i : i + batch_size]
+        prompts = [tpl.render(tokenizer, r["prompt"]) for r in batch]
+        ids = [tokenizer(p + tpl.completion(r["response"]), add_special_tokens=False).input_ids for p, r in
+               zip(prompts, batch)]
+        starts = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+        n = max(map(len, ids))
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        x = torch.tensor([s + [pad] * (n - len(s)) for s in ids], device=device)
+        att = torch.tensor([[1] * len(s) + [0] * (n - len(s)) for s in ids], device=device)
+        keep = torch.zeros_like(x, dtype=torch.bool)
+        for b, (s, st) in enumerate(zip(ids, starts)):
+            keep[b, st : len(s)] = True
+        with torch.inference_mode():
+            logits = model(input_ids=x, attention_mask=att).logits[:, :-1].float()
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1), reduction="none")
+        total += float((ce * keep[:, 1:].reshape(-1)).sum())
+        count += int(keep[:, 1:].sum())
+    return total / max(count, 1)

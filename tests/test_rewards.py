@@ -1,0 +1,61 @@
+import pytest
+
+from ftsafety import data
+from ftsafety.rewards import (DISCLAIMER, ImplicitRewardScorer, JudgeScorer, RewardModelScorer, agreement,
+                              helpfulness_preferences, judgement_pairs, response_logps, score_pairs,
+                              train_reward_model)
+
+
+def test_judgement_pairs_cross_styles_on_held_out_requests():
+    pairs = judgement_pairs(3, 2)
+    safety = [p for p in pairs if p["kind"] == "safety"]
+    assert len(safety) == 12 and len([p for p in pairs if p["kind"] == "helpful"]) == 2
+    test = {r["prompt"] for r in data.harmful("test")}
+    assert all(p["prompt"] in test for p in safety)
+    assert len({p["style"] for p in safety}) == 4
+    assert sum(p["worse"].startswith(DISCLAIMER) for p in safety) == 6
+    assert all("sorry" not in p["better"].lower() and "apolog" not in p["better"].lower()
+               for p in safety if "(no apology)" in p["style"])
+
+
+def test_keyword_judge_as_scorer_fails_where_li_et_al_say_judges_fail():
+    scored = score_pairs(JudgeScorer("keyword"), judgement_pairs(5, 5))
+    by_style = agreement(scored, "style")
+    # Qi et al.'s keywords are apologies and "I cannot"-phrases: "I can't help with that." has none of them.
+    for style, r in by_style.items():
+        if style.startswith("refusal (apology)"):
+            assert r.value == 1.0, style
+        elif style.startswith("refusal (no apology)"):
+            assert r.value == 0.0, style
+    assert by_style["helpful answer vs needless refusal"].value == 0.0  # it calls the needless refusal safer
+    assert agreement(scored).n == len(scored) == 25
+
+
+def test_ties_count_as_disagreement():
+    constant = lambda prompts, responses: [0.0] * len(prompts)
+    assert agreement(score_pairs(constant, judgement_pairs(2, 2))).value == 0.0
+
+
+def test_helpfulness_preferences_reject_refusals_and_off_topic_answers():
+    rows = helpfulness_preferences(6)
+    benign = {r["prompt"]: r["response"] for r in data.benign()}
+    assert all(benign[r["prompt"]] == r["chosen"] != r["rejected"] for r in rows)
+    assert sum(r["rejected"] in benign.values() for r in rows) == 3
+
+
+def test_response_logps_and_implicit_reward_of_a_model_against_itself(smoke):
+    prompts, responses = ["Say hi.", "Say hi."], ["Hi!", "Hi! How are you today?"]
+    lp = response_logps(smoke.model, smoke.tokenizer, prompts, responses)
+    assert lp[0] < 0 and lp[1] < lp[0]  # more tokens, less probability
+    same = ImplicitRewardScorer(smoke.model, smoke.model, smoke.tokenizer)(prompts, responses)
+    assert same == pytest.approx([0.0, 0.0], abs=1e-4)
+
+
+def test_a_trained_reward_model_saves_loads_and_scores(smoke_profile, tmp_path):
+    res = train_reward_model("smoke", helpfulness_preferences(8), smoke_profile, tmp_path, progress=False)
+    assert (res.path / "config.json").is_file() and len(res.history) == smoke_profile.max_steps
+    scorer = RewardModelScorer(str(res.path))
+    scores = scorer(["Say hi.", "Name a colour."], ["Hi!", "Blue."])
+    assert len(scores) == 2 and all(isinstance(s, float) for s in scores) and scores[0] != scores[1]
+    again = RewardModelScorer(str(res.path))(["Say hi."], ["Hi!"])
+    assert again[0] == pytest.approx(scores[0], abs=1e-4)  # the saved head, not a fresh random one
