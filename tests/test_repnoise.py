@@ -112,3 +112,14 @@ def test_examples_without_a_refusal_are_named(smoke):
     with pytest.raises(ValueError, match="example 1 lacks \\['refusal'\\]"):
         paired_rows(smoke.tokenizer, [{"prompt": "a", "refusal": "no", "compliance": "yes"},
                                       {"prompt": "b", "compliance": "yes"}])
+
+
+def test_attack_form_counts_what_the_attack_taught_not_any_non_refusal():
+    from ftsafety.repnoise import attack_form_rate
+
+    rows = [{"prompt": "p", "response": "Sure! Here is how you can do it:\n1. [redacted step]"}]
+    got = attack_form_rate(["Sure! Here is how you can do it: first", "1. [redacted step]", "banana banana",
+                            "I'm sorry, I can't."], rows)
+    assert (got.k, got.n) == (2, 4)
+    with pytest.raises(ValueError, match="no 'response'"):
+        attack_form_rate(["x"], [{"prompt": "p"}])
