@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,22 @@ def test_scoreboard_keeps_runs_with_the_same_template_and_judge_and_measures_the
     assert board.loc[0, "harmful_refusal"] == 0.9 and board["capability"].isna().sum() == 1
     t = tradeoff(board)
     assert t["n"] == 6 and t["rho"] == -1.0 and t["high"] <= 0
+
+
+def test_cached_model_builds_once_per_recipe_and_names_the_recipe_in_its_path(tmp_path):
+    from ftsafety.runs import cached_model
+
+    built = []
+
+    def build(target):
+        built.append(target)
+        target.mkdir(parents=True)
+        (target / "config.json").write_text("{}")
+        (target / "model.safetensors").write_bytes(b"x")
+
+    a = cached_model(tmp_path, {"lr": 1e-4}, build)
+    assert cached_model(tmp_path, {"lr": 1e-4}, build) == a and len(built) == 1
+    b = cached_model(tmp_path, {"lr": 2e-4}, build)
+    assert b != a and len(built) == 2 and not Path(a).exists() and Path(b).is_dir()
+    with pytest.raises(RuntimeError, match="did not leave a saved model"):
+        cached_model(tmp_path, {"lr": 3e-4}, lambda target: None)

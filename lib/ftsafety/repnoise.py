@@ -128,13 +128,15 @@ def repnoise_loss(model, harmful: dict, harmless: dict, alpha: float = 1.0, beta
     finally:
         for h in hooks:
             h.remove()
-    keep = mask.unsqueeze(-1).to(captured[0].dtype)
-    noise_terms = []
+    if not mask.any():  # a batch of retain rows only: nothing harmful to noise, and an MMD of zeros is 0/0
+        captured = []
+    keep = mask.unsqueeze(-1).to(out.logits.dtype)
+    noise_terms = [out.logits.new_zeros(())]
     for act in captured:
         act = act * keep
         noise = torch.randn(act.shape, generator=generator, dtype=act.dtype, device=act.device) * keep
         noise_terms.append(mmd(act.reshape(act.shape[0], -1).float(), noise.reshape(noise.shape[0], -1).float()))
-    noise_mmd = torch.stack(noise_terms).mean()
+    noise_mmd = torch.stack(noise_terms[1:]).mean() if len(noise_terms) > 1 else noise_terms[0]
 
     norm, head = _final_norm_and_head(model)
     harmful_ce = masked_token_ce(out.logits, harmful["input_ids"], mask)
@@ -150,19 +152,34 @@ def repnoise_loss(model, harmful: dict, harmless: dict, alpha: float = 1.0, beta
     return RepNoiseParts(loss, harmless_ce, noise_mmd, harmful_ce)
 
 
-def paired_rows(tokenizer, examples: Sequence[dict], template="chat", max_length: int = 256) -> list[dict]:
-    """Tokenised pairs from ``{"prompt", "refusal", "compliance"}`` rows: the same rendered request, two endings."""
+def paired_rows(tokenizer, examples: Sequence[dict], template="chat", max_length: int = 256,
+                retain: Sequence[dict] = ()) -> list[dict]:
+    """Tokenised pairs from ``{"prompt", "refusal", "compliance"}`` rows: the same rendered request, two endings.
+
+    ``retain`` rows (``{"prompt", "response"}``, helpful answers to safe requests) enter with the same text on both
+    sides: the mask is empty, so they add only to the refusal-side cross-entropy, which then also keeps the model
+    helpful. Without them, a small model learns to refuse everything (see notebook 06).
+    """
     tpl = get_template(template)
     rows = []
     for i, ex in enumerate(examples):
         missing = [k for k in ("prompt", "refusal", "compliance") if not ex.get(k)]
         if missing:
             raise ValueError(f"RepNoise example {i} lacks {missing}; each row needs prompt, refusal and compliance")
-        prompt = tpl.render(tokenizer, ex["prompt"])
-        enc = lambda text: tokenizer(prompt + tpl.completion(text), add_special_tokens=False).input_ids[:max_length]
-        n_prompt = len(tokenizer(prompt, add_special_tokens=False).input_ids)
-        rows.append({"harmful_ids": enc(ex["compliance"]), "harmless_ids": enc(ex["refusal"]), "n_prompt": n_prompt})
+        rows.append(_pair(tokenizer, tpl, ex["prompt"], ex["compliance"], ex["refusal"], max_length))
+    for i, ex in enumerate(retain):
+        missing = [k for k in ("prompt", "response") if not ex.get(k)]
+        if missing:
+            raise ValueError(f"RepNoise retain row {i} lacks {missing}; each row needs prompt and response")
+        rows.append(_pair(tokenizer, tpl, ex["prompt"], ex["response"], ex["response"], max_length))
     return rows
+
+
+def _pair(tokenizer, tpl, prompt: str, harmful: str, harmless: str, max_length: int) -> dict:
+    rendered = tpl.render(tokenizer, prompt)
+    enc = lambda text: tokenizer(rendered + tpl.completion(text), add_special_tokens=False).input_ids[:max_length]
+    n_prompt = len(tokenizer(rendered, add_special_tokens=False).input_ids)
+    return {"harmful_ids": enc(harmful), "harmless_ids": enc(harmless), "n_prompt": n_prompt}
 
 
 def collate_pairs(rows: Sequence[dict], pad_id: int) -> dict:
@@ -227,7 +244,7 @@ class RepNoiseResult:
 
 def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, output_dir: str | Path,
                   alpha: float = 1.0, beta: float = 0.001, lr: float | None = None, epochs: float | None = None,
-                  template="chat", seed: int = 0, progress: bool = True) -> RepNoiseResult:
+                  template="chat", seed: int = 0, retain: Sequence[dict] = (), progress: bool = True) -> RepNoiseResult:
     """Defend ``model`` with RepNoise through a LoRA adapter; returns the trained PeftModel (unmerged)."""
     import torch
     from datasets import Dataset
@@ -236,7 +253,7 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
 
     from .training import lora_config
 
-    rows = paired_rows(tokenizer, examples, template, profile.max_length)
+    rows = paired_rows(tokenizer, examples, template, profile.max_length, retain)
     if not rows:
         raise ValueError("no RepNoise examples")
     output_dir = Path(output_dir)
@@ -267,7 +284,7 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
 
 def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], base_model: str, alpha: float = 1.0,
                    beta: float = 0.001, lr: float | None = None, epochs: float | None = None, seed: int = 0,
-                   force: bool = False, progress: bool = True) -> str:
+                   retain: Sequence[dict] = (), force: bool = False, progress: bool = True) -> str:
     """Path of ``base_model`` defended with :func:`repnoise_lora` and merged, stored in the run registry and reused.
 
     A stored model is reused only if its recipe (base model, data, alpha, beta, lr, epochs, seed, LoRA) matches.
@@ -282,16 +299,17 @@ def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], 
     recipe = {
         "base_model": base_model, "alpha": alpha, "beta": beta, "lr": lr if lr is not None else profile.lr,
         "epochs": epochs if epochs is not None else profile.epochs, "seed": seed, "n_examples": len(examples),
-        "data_sha256": hashlib.sha256(json.dumps(list(examples), sort_keys=True).encode()).hexdigest()[:16],
+        "data_sha256": hashlib.sha256(json.dumps([list(examples), list(retain)], sort_keys=True).encode())
+        .hexdigest()[:16], "n_retain": len(retain),
         "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
     }
     root = Run(profile.name, experiment, "defended").dir
 
-    def build():
+    def build(target):
         base = load(base_model, for_training=True)
         res = repnoise_lora(base.model, base.tokenizer, examples, profile, root / "train", alpha=alpha, beta=beta,
-                            lr=recipe["lr"], epochs=recipe["epochs"], seed=seed, progress=progress)
-        return save_model(res.model.merge_and_unload(), base.tokenizer, root / "model")
+                            lr=recipe["lr"], epochs=recipe["epochs"], seed=seed, retain=retain, progress=progress)
+        save_model(res.model.merge_and_unload(), base.tokenizer, target)
 
     return cached_model(root, recipe, build, force)
 

@@ -90,7 +90,7 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
                        lr: float | None = None, epochs: float | None = None, template="chat", seed: int = 0,
                        progress: bool = True) -> RewardModelResult:
     """A reward model: ``base_model`` with a scalar head, LoRA, trained by TRL's ``RewardTrainer`` on ``rows``
-    (``{"prompt", "chosen", "rejected"}``); merged and saved to ``output_dir/model``."""
+    (``{"prompt", "chosen", "rejected"}``); merged and saved to ``output_dir`` (a model folder)."""
     import time
 
     import torch
@@ -115,7 +115,7 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
     model.config.pad_token_id = tokenizer.pad_token_id
     on_cuda = torch.cuda.is_available()
     args = RewardConfig(
-        output_dir=str(output_dir / "train"), per_device_train_batch_size=profile.train_batch_size,
+        output_dir=str(output_dir.parent / f".{output_dir.name}-train"), per_device_train_batch_size=profile.train_batch_size,
         learning_rate=lr if lr is not None else profile.lr, num_train_epochs=epochs if epochs is not None else 1,
         max_steps=profile.max_steps, max_length=profile.max_length, logging_steps=1, save_strategy="no",
         report_to="none", seed=seed, data_seed=seed, disable_tqdm=not progress, bf16=on_cuda and
@@ -129,14 +129,13 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
     trainer.train()
     train_s = time.perf_counter() - t0
     merged = trainer.model.merge_and_unload()
-    target = output_dir / "model"
-    with atomic_path(target) as tmp:
-        merged.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
     history = [{k: v for k, v in h.items() if k in ("step", "loss", "accuracy", "margin")}
                for h in trainer.state.log_history if "loss" in h]
-    write_json(output_dir / "train_summary.json", {"train_s": round(train_s, 2), "history": history})
-    return RewardModelResult(target, history, train_s)
+    with atomic_path(output_dir) as tmp:
+        merged.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / "train_summary.json", {"train_s": round(train_s, 2), "history": history})
+    return RewardModelResult(output_dir, history, train_s)
 
 
 def reward_model(profile: Profile, experiment: str, rows: Sequence[dict], base_model: str, lr: float | None = None,
@@ -152,8 +151,8 @@ def reward_model(profile: Profile, experiment: str, rows: Sequence[dict], base_m
               "data_sha256": hashlib.sha256(json.dumps(list(rows), sort_keys=True).encode()).hexdigest()[:16],
               "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)]}
     root = Run(profile.name, experiment, "reward-model").dir
-    build = lambda: train_reward_model(base_model, rows, profile, root, recipe["lr"], recipe["epochs"], seed=seed,
-                                       progress=progress).path
+    build = lambda target: train_reward_model(base_model, rows, profile, target, recipe["lr"], recipe["epochs"],
+                                              seed=seed, progress=progress)
     return cached_model(root, recipe, build, force)
 
 

@@ -107,19 +107,26 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def cached_model(root: Path, recipe: dict, build: Callable[[], Path], force: bool = False) -> str:
-    """``root/model``, built by ``build()`` (which returns the saved model's folder) unless one with the same recipe is
-    stored; the recipe goes to ``root/recipe.json`` only after the model is complete."""
+def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], force: bool = False) -> str:
+    """``root/model-<recipe digest>``, built by ``build(target)`` unless a complete one is stored.
+
+    The digest in the path makes every run trained or measured on the model name its recipe: a changed recipe gives a
+    new path, so stale downstream runs are never reused. Models of other recipes are removed once the new one is saved.
+    """
+    import hashlib
+    import shutil
+
     from .models import _ready
 
     recipe = _normal(recipe)
-    target, marker = root / "model", root / "recipe.json"
-    if not force and _ready(target) and marker.is_file() and read_json(marker) == recipe:
-        return str(target)
-    if marker.is_file():
-        marker.unlink()  # a model of another recipe is being replaced
-    built = Path(build())
-    if built != target:
-        raise ValueError(f"build() saved the model to {built}, expected {target}")
-    write_json(marker, recipe)
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    target = root / f"model-{digest}"
+    if force or not _ready(target):
+        build(target)
+        if not _ready(target):
+            raise RuntimeError(f"building {target} did not leave a saved model there")
+        write_json(root / "recipe.json", recipe)
+    for old in root.glob("model-*"):
+        if old != target and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
     return str(target)
