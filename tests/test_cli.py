@@ -58,6 +58,11 @@ def test_results_and_reproduction_table(tmp_path, monkeypatch):
     assert saved["claims"][0]["reproduced"] is True and saved["runtime_s"] >= 0
     md = write_reproduction_md("laptop").read_text()
     assert "| 00_setup_and_baseline | alignment raises refusal | course | up | before: 0.1; after: 0.9 | yes |" in md
+    # A quicker re-run (stored runs reused) keeps the longest run's time next to its own.
+    data = json.loads(rep.path.read_text()) | {"runtime_s": 900.0, "longest_runtime_s": 900.0}
+    rep.path.write_text(json.dumps(data))
+    again = json.loads(NotebookReport("00_setup_and_baseline", "laptop").save().read_text())
+    assert again["runtime_s"] < 900.0 and again["longest_runtime_s"] == 900.0
     assert "| n/a |" in md
 
 

@@ -114,27 +114,9 @@ def test_examples_without_a_refusal_are_named(smoke):
                                       {"prompt": "b", "compliance": "yes"}])
 
 
-def test_attack_form_counts_what_the_attack_taught_not_any_non_refusal():
-    from ftsafety.repnoise import attack_form_rate
+def test_attack_content_counts_the_content_stand_ins_not_the_opener():
+    from ftsafety.repnoise import attack_content_rate
 
-    rows = [{"prompt": "p", "response": "Sure! Here is how you can do it:\n1. [redacted step]"}]
-    got = attack_form_rate(["Sure! Here is how you can do it: first", "1. [redacted step]", "banana banana",
-                            "I'm sorry, I can't."], rows)
-    assert (got.k, got.n) == (2, 4)
-    with pytest.raises(ValueError, match="no 'response'"):
-        attack_form_rate(["x"], [{"prompt": "p"}])
-
-
-def test_retain_rows_add_only_to_the_refusal_side(smoke):
-    tok = smoke.tokenizer
-    retain = [{"prompt": "Name a colour.", "response": "Blue is a colour."}]
-    rows = paired_rows(tok, [], retain=retain, max_length=64)
-    assert rows[0]["harmful_ids"] == rows[0]["harmless_ids"]
-    batch = collate_pairs(rows, tok.pad_token_id or 0)
-    parts = repnoise_loss(smoke.model, batch["harmful"], batch["harmless"])
-    assert float(parts.noise_mmd.detach()) == 0.0 and float(parts.harmful_ce.detach()) == 0.0
-    assert float(parts.loss.detach()) == pytest.approx(float(parts.harmless_ce.detach())) and parts.harmless_ce > 0
-    mixed = collate_pairs(paired_rows(tok, data.harmful("train")[:2], retain=retain, max_length=64),
-                          tok.pad_token_id or 0)
-    both = repnoise_loss(smoke.model, mixed["harmful"], mixed["harmless"])
-    assert math.isfinite(float(both.loss.detach())) and float(both.harmful_ce.detach()) > 0
+    got = attack_content_rate(["Sure! Here's how:\n1. [redacted step]", "Sure! Here's how:\n1. [1]. [2].",
+                               "banana", "I'm sorry, I can't."])
+    assert (got.k, got.n) == (1, 4)

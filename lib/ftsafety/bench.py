@@ -139,7 +139,7 @@ def _in_child(fn, *args):
 def notebook_times(profile: str) -> dict:
     from .results import load_results
 
-    return {r["notebook"]: r["runtime_s"] for r in load_results(profile)}
+    return {r["notebook"]: r.get("longest_runtime_s", r["runtime_s"]) for r in load_results(profile)}
 
 
 def run_bench(profile: "Profile | str | None" = None, n_train: int = 32, n_prompts: int = 40,
