@@ -88,3 +88,11 @@ def test_aligned_reference_is_built_once_and_reused(smoke_profile):
     assert os.path.getmtime(os.path.join(path, "config.json")) == built_at
     assert recipe(smoke_profile)["n_harmful"] == smoke_profile.align_n_harmful
     assert load("smoke-aligned").path == path
+
+
+def test_without_progress_no_step_dicts_are_printed(smoke_profile, tmp_path, capsys):
+    from ftsafety.preference import preference_lora, preference_pairs
+
+    m = load("smoke", for_training=True)
+    preference_lora(m.model, m.tokenizer, preference_pairs(4, 4), smoke_profile, tmp_path, progress=False)
+    assert "'loss'" not in capsys.readouterr().out

@@ -216,6 +216,9 @@ def preference_lora(
         args = DPOConfig(**common, loss_type=[method], **LOSS_OPTIONS.get(method, {}))
     trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(dataset), processing_class=tokenizer,
                           peft_config=lora_config(profile))
+    from .training import quiet
+
+    quiet(trainer, progress)
     t0 = time.perf_counter()
     trainer.train()
     train_s = time.perf_counter() - t0

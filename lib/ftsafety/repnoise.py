@@ -270,6 +270,9 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
     peft_model = model if hasattr(model, "peft_config") else get_peft_model(model, lora_config(profile))
     trainer = _trainer_cls()(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),
                              data_collator=lambda batch: collate_pairs(batch, pad_id), alpha=alpha, beta=beta)
+    from .training import quiet
+
+    quiet(trainer, progress)
     t0 = time.perf_counter()
     trainer.train()
     train_s = time.perf_counter() - t0

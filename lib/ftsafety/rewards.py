@@ -125,6 +125,9 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
                       task_type="SEQ_CLS", modules_to_save=["score"])
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(_render_pairs(tokenizer, rows,
                             template)), processing_class=tokenizer, peft_config=peft)
+    from .training import quiet
+
+    quiet(trainer, progress)
     t0 = time.perf_counter()
     trainer.train()
     train_s = time.perf_counter() - t0

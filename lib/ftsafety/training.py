@@ -126,6 +126,15 @@ def build_trainer(
         peft_config=lora_config(profile),
     )
     trainer.train_dataset = _truncate(trainer.train_dataset, profile.max_length)
+    return quiet(trainer, progress)
+
+
+def quiet(trainer, progress: bool):
+    """Without a progress bar, transformers prints every logged step as a dict; a notebook wants neither then."""
+    if not progress:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     return trainer
 
 
