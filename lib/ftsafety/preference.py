@@ -172,11 +172,10 @@ def preference_lora(
     progress: bool = True,
 ) -> PreferenceResult:
     """Train a LoRA adapter on ``model`` with one preference-optimisation method; returns the trained model."""
-    import torch
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
 
-    from .training import lora_config
+    from .training import lora_config, trainer_kwargs
 
     disable_progress_bar()
     known = PAPER_LOSSES + ("apo_zero", "apo_down", "discopop", "sigmoid_norm") + OTHER_METHODS
@@ -186,14 +185,8 @@ def preference_lora(
         raise ValueError("no preference pairs")
     output_dir = Path(output_dir)
     on_cuda = next(model.parameters()).device.type == "cuda"
-    common = dict(
-        output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
-        gradient_accumulation_steps=profile.grad_accum, learning_rate=lr if lr is not None else profile.lr,
-        num_train_epochs=epochs if epochs is not None else profile.epochs, max_steps=profile.max_steps,
-        max_length=profile.max_length, beta=beta, logging_steps=1, save_strategy="no", report_to="none", seed=seed,
-        data_seed=seed, disable_tqdm=not progress, bf16=on_cuda and torch.cuda.is_bf16_supported(),
-        dataloader_pin_memory=on_cuda, gradient_checkpointing=profile.gradient_checkpointing,
-    )
+    common = trainer_kwargs(profile, output_dir, lr, epochs, seed, progress, on_cuda) | dict(
+        max_length=profile.max_length, beta=beta, gradient_checkpointing=profile.gradient_checkpointing)
     rows = _rows(tokenizer, pairs, template)
     tokenizer.padding_side = "right"
     if method == "kto":

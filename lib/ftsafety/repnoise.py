@@ -246,12 +246,11 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
                   alpha: float = 1.0, beta: float = 0.001, lr: float | None = None, epochs: float | None = None,
                   template="chat", seed: int = 0, retain: Sequence[dict] = (), progress: bool = True) -> RepNoiseResult:
     """Defend ``model`` with RepNoise through a LoRA adapter; returns the trained PeftModel (unmerged)."""
-    import torch
     from datasets import Dataset
     from peft import get_peft_model
     from transformers import TrainingArguments
 
-    from .training import lora_config
+    from .training import lora_config, trainer_kwargs
 
     rows = paired_rows(tokenizer, examples, template, profile.max_length, retain)
     if not rows:
@@ -259,11 +258,7 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
     output_dir = Path(output_dir)
     on_cuda = next(model.parameters()).device.type == "cuda"
     args = TrainingArguments(
-        output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
-        gradient_accumulation_steps=profile.grad_accum, learning_rate=lr if lr is not None else profile.lr,
-        num_train_epochs=epochs if epochs is not None else profile.epochs, max_steps=profile.max_steps,
-        logging_steps=1, save_strategy="no", report_to="none", seed=seed, data_seed=seed,
-        disable_tqdm=not progress, bf16=on_cuda and torch.cuda.is_bf16_supported(), dataloader_pin_memory=on_cuda,
+        **trainer_kwargs(profile, output_dir, lr, epochs, seed, progress, on_cuda),
         remove_unused_columns=False,  # the collator needs the paired columns the model does not take
     )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

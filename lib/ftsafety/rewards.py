@@ -102,6 +102,7 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
 
     from .files import atomic_path, write_json
     from .models import resolve_model_path
+    from .training import trainer_kwargs
 
     disable_progress_bar()
     if not rows:
@@ -114,13 +115,9 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
     model.config.pad_token_id = tokenizer.pad_token_id
     on_cuda = torch.cuda.is_available()
-    args = RewardConfig(
-        output_dir=str(output_dir.parent / f".{output_dir.name}-train"), per_device_train_batch_size=profile.train_batch_size,
-        learning_rate=lr if lr is not None else profile.lr, num_train_epochs=epochs if epochs is not None else 1,
-        max_steps=profile.max_steps, max_length=profile.max_length, logging_steps=1, save_strategy="no",
-        report_to="none", seed=seed, data_seed=seed, disable_tqdm=not progress, bf16=on_cuda and
-        torch.cuda.is_bf16_supported(), dataloader_pin_memory=on_cuda,
-    )
+    args = RewardConfig(**trainer_kwargs(profile, output_dir.parent / f".{output_dir.name}-train", lr,
+                                         epochs if epochs is not None else 1, seed, progress, on_cuda),
+                        max_length=profile.max_length)
     peft = LoraConfig(r=profile.lora_r, lora_alpha=profile.lora_alpha, target_modules=list(profile.lora_targets),
                       task_type="SEQ_CLS", modules_to_save=["score"])
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(_render_pairs(tokenizer, rows,

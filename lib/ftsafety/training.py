@@ -58,6 +58,20 @@ def to_prompt_completion(tokenizer, examples: Sequence, template="chat") -> list
     return rows
 
 
+def trainer_kwargs(profile: Profile, output_dir, lr: float | None = None, epochs: float | None = None, seed: int = 0,
+                   progress: bool = True, on_cuda: bool = False) -> dict:
+    """The ``TrainingArguments`` every course trainer shares (batching, schedule, seeds, logging), from the profile."""
+    import torch
+
+    return dict(
+        output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
+        gradient_accumulation_steps=profile.grad_accum, learning_rate=lr if lr is not None else profile.lr,
+        num_train_epochs=epochs if epochs is not None else profile.epochs, max_steps=profile.max_steps,
+        logging_steps=1, save_strategy="no", report_to="none", seed=seed, data_seed=seed, disable_tqdm=not progress,
+        bf16=on_cuda and torch.cuda.is_bf16_supported(), dataloader_pin_memory=on_cuda,
+    )
+
+
 def lora_config(profile: Profile):
     from peft import LoraConfig
 
