@@ -59,3 +59,20 @@ def test_a_trained_reward_model_saves_loads_and_scores(smoke_profile, tmp_path):
     assert len(scores) == 2 and all(isinstance(s, float) for s in scores) and scores[0] != scores[1]
     again = RewardModelScorer(str(res.path))(["Say hi."], ["Hi!"])
     assert again[0] == pytest.approx(scores[0], abs=1e-4)  # the saved head, not a fresh random one
+
+
+def test_completion_loss_is_the_models_own_loss_on_the_response_tokens(smoke):
+    import torch
+
+    from ftsafety.representations import completion_loss
+    from ftsafety.templates import get_template
+
+    tpl, tok = get_template("chat"), smoke.tokenizer
+    row = {"prompt": "Name a colour.", "response": "Blue is a colour."}
+    prompt = tpl.render(tok, row["prompt"])
+    ids = tok(prompt + tpl.completion(row["response"]), add_special_tokens=False, return_tensors="pt").input_ids
+    labels = ids.clone()
+    labels[:, : len(tok(prompt, add_special_tokens=False).input_ids)] = -100
+    with torch.no_grad():
+        want = smoke.model(input_ids=ids, labels=labels).loss.item()
+    assert completion_loss(smoke.model, tok, [row]) == pytest.approx(want, rel=1e-4)

@@ -55,30 +55,34 @@ def layer_probe_accuracy(model, tokenizer, positive: Sequence[str], negative: Se
     return [float(cross_val_score(probe, layer, y, cv=cv).mean()) for layer in feats]
 
 
-def completion_loss(model, tokenizer, rows: Sequence[dict], template="chat", batch_size: int = 16) -> float:
-    """Mean per-token cross-entropy of ``rows``' ``response`` given their ``prompt`` (how likely the model finds it)."""
+def response_logps(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], template="chat",
+                   batch_size: int = 16, with_counts: bool = False) -> list:
+    """Summed log-probability of each response given its rendered prompt (with ``with_counts``: (sum, tokens) pairs)."""
     import torch
-    import torch.nn.functional as F
 
     tpl = get_template(template)
     device = next(model.parameters()).device
-    total, count = 0.0, 0
-    for i in range(0, len(rows), batch_size):
-        batch = rows[i : i + batch_size]
-        prompts = [tpl.render(tokenizer, r["prompt"]) for r in batch]
-        ids = [tokenizer(p + tpl.completion(r["response"]), add_special_tokens=False).input_ids for p, r in
-               zip(prompts, batch)]
-        starts = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        rendered = [tpl.render(tokenizer, p) for p in prompts[i : i + batch_size]]
+        ids = [tokenizer(p + tpl.completion(r), add_special_tokens=False).input_ids
+               for p, r in zip(rendered, responses[i : i + batch_size])]
+        starts = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in rendered]
         n = max(map(len, ids))
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         x = torch.tensor([s + [pad] * (n - len(s)) for s in ids], device=device)
-        att = torch.tensor([[1] * len(s) + [0] * (n - len(s)) for s in ids], device=device)
-        keep = torch.zeros_like(x, dtype=torch.bool)
-        for b, (s, st) in enumerate(zip(ids, starts)):
-            keep[b, st : len(s)] = True
+        att = (torch.arange(n, device=device)[None, :] < torch.tensor([len(s) for s in ids], device=device)[:, None])
         with torch.inference_mode():
-            logits = model(input_ids=x, attention_mask=att).logits[:, :-1].float()
-        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1), reduction="none")
-        total += float((ce * keep[:, 1:].reshape(-1)).sum())
-        count += int(keep[:, 1:].sum())
-    return total / max(count, 1)
+            logp = torch.log_softmax(model(input_ids=x, attention_mask=att.long()).logits[:, :-1].float(), -1)
+        tok = logp.gather(-1, x[:, 1:, None])[..., 0]
+        for b, (s, st) in enumerate(zip(ids, starts)):
+            total = float(tok[b, st - 1 : len(s) - 1].sum())
+            out.append((total, len(s) - st) if with_counts else total)
+    return out
+
+
+def completion_loss(model, tokenizer, rows: Sequence[dict], template="chat", batch_size: int = 16) -> float:
+    """Mean per-token cross-entropy of ``rows``' ``response`` given their ``prompt`` (how likely the model finds it)."""
+    scored = response_logps(model, tokenizer, [r["prompt"] for r in rows], [r["response"] for r in rows], template,
+                            batch_size, with_counts=True)
+    return -sum(s for s, _ in scored) / max(sum(n for _, n in scored), 1)

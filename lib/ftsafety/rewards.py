@@ -20,6 +20,7 @@ from typing import Sequence
 from . import data
 from .metrics import Rate, rate
 from .profiles import Profile
+from .representations import response_logps
 from .templates import get_template
 
 # Response styles the course writes itself (short, generic, harmless by construction).
@@ -192,31 +193,6 @@ class RewardModelScorer:
             with torch.inference_mode():
                 out += self.model(**enc).logits[:, 0].float().tolist()
         return out
-
-
-def response_logps(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], template="chat",
-                   batch_size: int = 16) -> list[float]:
-    """Summed log-probability of each response given its rendered prompt."""
-    import torch
-
-    tpl = get_template(template)
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    out = []
-    for i in range(0, len(prompts), batch_size):
-        rendered = [tpl.render(tokenizer, p) for p in prompts[i : i + batch_size]]
-        ids = [tokenizer(p + tpl.completion(r), add_special_tokens=False).input_ids
-               for p, r in zip(rendered, responses[i : i + batch_size])]
-        starts = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in rendered]
-        n = max(map(len, ids))
-        x = torch.tensor([s + [pad] * (n - len(s)) for s in ids], device=device)
-        att = (torch.arange(n, device=device)[None, :] < torch.tensor([len(s) for s in ids], device=device)[:, None])
-        with torch.inference_mode():
-            logp = torch.log_softmax(model(input_ids=x, attention_mask=att.long()).logits[:, :-1].float(), -1)
-        tok = logp.gather(-1, x[:, 1:, None])[..., 0]
-        for b, (s, st) in enumerate(zip(ids, starts)):
-            out.append(float(tok[b, st - 1 : len(s) - 1].sum()))
-    return out
 
 
 class ImplicitRewardScorer:
