@@ -25,7 +25,7 @@ def test_the_papers_ten_losses_are_offered():
     assert "kto" in available_methods()
 
 
-@pytest.mark.parametrize("method", ["sigmoid", "nca_pair", "robust", "kto"]
+@pytest.mark.parametrize("method", ["sigmoid", "nca_pair", "robust", "robust+sft", "kto"]
                          + [m for m in ("orpo", "simpo") if m in available_methods()])
 def test_each_method_trains_a_lora_adapter_and_logs_rewards(method, smoke_profile, tmp_path):
     m = load("smoke", for_training=True)
@@ -41,6 +41,15 @@ def test_unknown_method_is_named(smoke_profile, tmp_path):
     m = load("smoke", for_training=True)
     with pytest.raises(ValueError, match="nca_pair"):
         preference_lora(m.model, m.tokenizer, preference_pairs(1, 1), smoke_profile, tmp_path, method="nca")
+    with pytest.raises(ValueError, match="joined by"):
+        preference_lora(m.model, m.tokenizer, preference_pairs(1, 1), smoke_profile, tmp_path, method="sigmoid+kto")
+
+
+def test_combined_losses_keep_each_losss_options():
+    from ftsafety.preference import loss_options
+
+    assert loss_options("robust+sft") == {"label_smoothing": 0.1}
+    assert loss_options("sigmoid+sft") == {}
 
 
 def test_on_policy_pairs_reject_the_start_models_own_bad_answers(smoke, smoke_profile):
@@ -53,3 +62,18 @@ def test_on_policy_pairs_reject_the_start_models_own_bad_answers(smoke, smoke_pr
     assert all("redact" not in p["rejected"].lower() for p in got)
     kept = on_policy_pairs(smoke.model, smoke.tokenizer, pairs, smoke_profile, keep_helpful=True, progress=False)
     assert len(kept) == 6 and {p["rejected_source"] for p in kept if p["kind"] == "helpful"} == {"data"}
+
+
+def test_start_pairs_are_stored_per_name_and_reused(smoke_profile):
+    from ftsafety.paths import runs_root
+    from ftsafety.preference import start_pairs
+
+    small = start_pairs(smoke_profile, "pairs-test", "smoke", 2, 2, samples=0, progress=False)
+    large = start_pairs(smoke_profile, "pairs-test", "smoke", 3, 2, samples=0, progress=False, name="pairs-3")
+    base = runs_root() / "smoke" / "pairs-test"
+    assert (base / "pairs" / "pairs.json").is_file() and (base / "pairs-3" / "pairs.json").is_file()
+    assert sum(p["kind"] == "safety" for p in small) == 2 and sum(p["kind"] == "safety" for p in large) == 3
+    # A second call reads the stored set back: the smoke model is random, so a regeneration could differ.
+    (base / "pairs" / "pairs.json").write_text((base / "pairs" / "pairs.json").read_text().replace(
+        small[0]["chosen"], "stored chosen"))
+    assert start_pairs(smoke_profile, "pairs-test", "smoke", 2, 2, samples=0, progress=False)[0]["chosen"] == "stored chosen"

@@ -5,7 +5,8 @@
   over-refusal is trained against as well.
 - :func:`preference_lora`: one method, one LoRA fine-tune. ``method`` is one of TRL's DPO loss types (the ten of the
   paper's era are :data:`PAPER_LOSSES`), ``"kto"`` (TRL's KTOTrainer on the pairs split into unpaired rows), or, where
-  the installed TRL has them in ``trl.experimental``, ``"orpo"`` and ``"simpo"`` (CPO with the SimPO loss).
+  the installed TRL has them in ``trl.experimental``, ``"orpo"`` and ``"simpo"`` (CPO with the SimPO loss). DPO losses
+  joined by ``+`` are summed (TRL's ``loss_type`` list): ``"sigmoid+sft"`` adds the chosen answers' NLL (RPO).
 
 Rows are rendered with the course's templates, exactly as evaluation renders them.
 """
@@ -28,6 +29,11 @@ PAPER_LOSSES = ("sigmoid", "hinge", "ipo", "robust", "exo_pair", "bco_pair", "sp
 OTHER_METHODS = ("kto", "orpo", "simpo")
 # Loss-specific settings the methods' papers recommend (TRL's documentation quotes them).
 LOSS_OPTIONS = {"robust": {"label_smoothing": 0.1}, "exo_pair": {"label_smoothing": 1e-3}}
+
+
+def loss_options(method: str) -> dict:
+    """The DPOConfig settings of ``method``'s losses (``"robust+sft"`` gets robust's label smoothing)."""
+    return {k: v for loss in method.split("+") for k, v in LOSS_OPTIONS.get(loss, {}).items()}
 
 
 def preference_pairs(n_safety: int, n_helpful: int, seed: int = 0) -> list[dict]:
@@ -96,10 +102,11 @@ def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, t
 
 
 def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: int, n_helpful: int, samples: int = 4,
-                seed: int = 0, force: bool = False, progress: bool = True) -> list[dict]:
-    """:func:`preference_pairs` made on-policy for ``start_model``, stored in the run registry and reused.
+                seed: int = 0, force: bool = False, progress: bool = True, name: str = "pairs") -> list[dict]:
+    """:func:`preference_pairs` made on-policy for ``start_model``, stored in the run registry as ``name`` and reused.
 
-    The start model's answers are generated once per setting, so a re-run of the notebook retrains nothing.
+    The start model's answers are generated once per setting, so a re-run of the notebook retrains nothing. Give each
+    setting of one notebook its own ``name`` (a stored set of another setting is replaced).
     """
     from .files import read_json
     from .models import load
@@ -107,7 +114,7 @@ def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: i
 
     settings = _normal({"start_model": start_model, "n_safety": n_safety, "n_helpful": n_helpful, "samples": samples,
                         "seed": seed, "max_new_tokens": profile.max_new_tokens, "judge": "keyword"})
-    path = Run(profile.name, experiment, "pairs").dir / "pairs.json"
+    path = Run(profile.name, experiment, name).dir / "pairs.json"
     if not force and path.is_file() and (stored := read_json(path))["settings"] == settings:
         return stored["pairs"]
     m = load(start_model)
@@ -178,9 +185,11 @@ def preference_lora(
     from .training import lora_config, trainer_kwargs
 
     disable_progress_bar()
-    known = PAPER_LOSSES + ("apo_zero", "apo_down", "discopop", "sigmoid_norm") + OTHER_METHODS
-    if method not in known:
-        raise ValueError(f"unknown preference method {method!r}; known: {', '.join(known)}")
+    dpo_losses = PAPER_LOSSES + ("apo_zero", "apo_down", "discopop", "sigmoid_norm", "sft")
+    losses = method.split("+")
+    if method not in OTHER_METHODS and not (set(losses) <= set(dpo_losses) and losses != ["sft"]):
+        raise ValueError(f"unknown preference method {method!r}; known: {', '.join(dpo_losses[:-1] + OTHER_METHODS)}, "
+                         f"or DPO losses joined by '+' (e.g. 'sigmoid+sft' adds the chosen answers' NLL)")
     if not pairs:
         raise ValueError("no preference pairs")
     output_dir = Path(output_dir)
@@ -206,7 +215,7 @@ def preference_lora(
         from trl import DPOConfig, DPOTrainer
 
         trainer_cls, dataset = DPOTrainer, rows
-        args = DPOConfig(**common, loss_type=[method], **LOSS_OPTIONS.get(method, {}))
+        args = DPOConfig(**common, loss_type=losses, **loss_options(method))
     trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(dataset), processing_class=tokenizer,
                           peft_config=lora_config(profile))
     from .training import quiet
@@ -277,7 +286,7 @@ def optimise_and_evaluate(
     epochs = epochs if epochs is not None else profile.epochs
     digest = hashlib.sha256(json.dumps(list(pairs), sort_keys=True).encode()).hexdigest()[:16]
     config = {"base_model": base_model, "method": method, "beta": beta, "lr": lr, "epochs": epochs, "seed": seed,
-              "pairs_sha256": digest, "n_pairs": len(pairs), "loss_options": LOSS_OPTIONS.get(method, {}),
+              "pairs_sha256": digest, "n_pairs": len(pairs), "loss_options": loss_options(method),
               "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
               "sets": list(sets), **eval_config(profile, "chat", judge, sets),
               "task": [task.task, task.digest()] if task else None}
