@@ -10,8 +10,30 @@ def _figure(figsize):
     # A bare Figure, not pyplot: nothing is shown twice in notebooks and nothing needs a display on a server.
     from matplotlib.figure import Figure
 
+    show_in_notebooks()
     fig = Figure(figsize=figsize)
     return fig, fig.subplots()
+
+
+def show_in_notebooks() -> bool:
+    """Make ``display(fig)`` draw a bare Figure as a PNG in a Jupyter kernel (True where there is one).
+
+    IPython learns to draw figures only when pyplot's inline backend starts; the course never imports pyplot, so without
+    this a notebook shows ``<Figure size 750x480 with 1 Axes>`` instead of the plot.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    shell.display_formatter.formatters["image/png"].for_type(
+        Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+    return True
 
 
 def rate_bars(groups: dict[str, dict[str, Rate | dict]], title: str = "", ylabel: str = "rate", ylim=(0, 1)):
