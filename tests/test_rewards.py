@@ -76,3 +76,20 @@ def test_completion_loss_is_the_models_own_loss_on_the_response_tokens(smoke):
     with torch.no_grad():
         want = smoke.model(input_ids=ids, labels=labels).loss.item()
     assert completion_loss(smoke.model, tok, [row]) == pytest.approx(want, rel=1e-4)
+
+
+def test_stored_scores_build_the_scorer_only_when_the_scores_are_missing(smoke_profile):
+    from ftsafety.rewards import stored_scores
+
+    pairs = judgement_pairs(2, 2, seed=3)
+    built = []
+
+    def make():
+        built.append(1)
+        return JudgeScorer("keyword")
+
+    first = stored_scores(smoke_profile, "scores-test", "judge: keyword", {"judge": "keyword"}, make, pairs)
+    again = stored_scores(smoke_profile, "scores-test", "judge: keyword", {"judge": "keyword"}, make, pairs)
+    assert built == [1] and again == first == score_pairs(JudgeScorer("keyword"), pairs)
+    stored_scores(smoke_profile, "scores-test", "judge: keyword", {"judge": "keyword"}, make, pairs[:2])
+    assert built == [1, 1]  # other pairs: scored again

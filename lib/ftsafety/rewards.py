@@ -230,6 +230,30 @@ def score_pairs(scorer, pairs: Sequence[dict]) -> list[dict]:
             for i, p in enumerate(pairs)]
 
 
+def stored_scores(profile: Profile | str, experiment: str, name: str, identity: dict, make_scorer,
+                  pairs: Sequence[dict], force: bool = False) -> list[dict]:
+    """:func:`score_pairs` of the scorer ``make_scorer()`` builds, stored in the run registry and reused.
+
+    ``identity`` holds what decides the scores (a reward model's path, a policy run's config, a judge's name). The
+    scorer, and the models it loads, are built only when the stored scores are missing or were made otherwise.
+    """
+    import hashlib
+    import json
+    import re
+
+    from .runs import Run, cached_run
+
+    run = Run(getattr(profile, "name", profile), experiment, "scores-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-"))
+    config = {"scorer": identity,
+              "pairs_sha256": hashlib.sha256(json.dumps(list(pairs), sort_keys=True).encode()).hexdigest()[:16]}
+
+    def compute():
+        scored = score_pairs(make_scorer(), pairs)
+        return {"agreement": agreement(scored).as_dict()}, scored
+
+    return cached_run(run, config, compute, force).generations()
+
+
 def agreement(scored: Sequence[dict], by: str | None = None) -> "Rate | dict[str, Rate]":
     """Share of pairs where the scorer prefers the labelled-better response, overall or per value of field ``by``."""
     if by is None:
