@@ -237,15 +237,13 @@ def stored_scores(profile: Profile | str, experiment: str, name: str, identity: 
     ``identity`` holds what decides the scores (a reward model's path, a policy run's config, a judge's name). The
     scorer, and the models it loads, are built only when the stored scores are missing or were made otherwise.
     """
-    import hashlib
-    import json
     import re
 
+    from .experiments import _digest
     from .runs import Run, cached_run
 
     run = Run(getattr(profile, "name", profile), experiment, "scores-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-"))
-    config = {"scorer": identity,
-              "pairs_sha256": hashlib.sha256(json.dumps(list(pairs), sort_keys=True).encode()).hexdigest()[:16]}
+    config = {"scorer": identity, "pairs_sha256": _digest(list(pairs))}
 
     def compute():
         scored = score_pairs(make_scorer(), pairs)
