@@ -7,8 +7,6 @@ and is used as it is.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import shutil
 from pathlib import Path
@@ -42,13 +40,14 @@ def alignment_examples(profile: Profile, seed: int = 0) -> list[dict]:
 
 def recipe(profile: Profile, seed: int = 0) -> dict:
     examples = alignment_examples(profile, seed)
-    digest = hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()[:16]
+    from .runs import digest
+
     return {
         "base_model": profile.model, "n_harmful": profile.align_n_harmful, "n_benign": profile.align_n_benign,
         "n_borderline": profile.align_n_borderline,
         "lr": profile.align_lr, "epochs": profile.align_epochs, "lora_r": profile.lora_r,
         "lora_alpha": profile.lora_alpha, "lora_targets": list(profile.lora_targets), "max_steps": profile.max_steps,
-        "seed": seed, "data_sha256": digest, "template": "chat",
+        "seed": seed, "data_sha256": digest(examples), "template": "chat",
     }
 
 

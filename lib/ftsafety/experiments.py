@@ -6,7 +6,6 @@ resumes from its last checkpoint.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from .generation import respond
 from .metrics import rate
 from .models import load
 from .profiles import Profile
-from .runs import Run, cached_run
+from .runs import Run, cached_run, digest
 from .tasks import TaskExample, grade
 from .templates import get_template
 from .training import merge, sft_lora
@@ -33,11 +32,7 @@ class TaskEval:
     max_new_tokens: int = 48
 
     def digest(self) -> str:
-        return _digest([e.as_dict() for e in self.examples])
-
-
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return digest([e.as_dict() for e in self.examples])
 
 
 @dataclass
@@ -57,7 +52,7 @@ class Experiment:
 
 def _train_config(profile: Profile, exp: Experiment, base_model: str) -> dict:
     return {
-        "base_model": base_model, "data_sha256": _digest(exp.examples), "n_examples": len(exp.examples),
+        "base_model": base_model, "data_sha256": digest(exp.examples), "n_examples": len(exp.examples),
         "train_template": get_template(exp.template).name,
         "lr": exp.lr if exp.lr is not None else profile.lr,
         "epochs": exp.epochs if exp.epochs is not None else profile.epochs, "seed": exp.seed,

@@ -274,19 +274,15 @@ def optimise_and_evaluate(
     progress: bool = True,
 ):
     """One method's fine-tune of ``base_model`` on ``pairs``, measured and recorded like every experiment's run."""
-    import hashlib
-    import json
-
     from .evaluate import EVAL_SETS, eval_config
     from .experiments import _evaluate_trained
-    from .runs import Run
+    from .runs import Run, digest
 
     sets = tuple(sets or EVAL_SETS)
     lr = lr if lr is not None else profile.lr
     epochs = epochs if epochs is not None else profile.epochs
-    digest = hashlib.sha256(json.dumps(list(pairs), sort_keys=True).encode()).hexdigest()[:16]
     config = {"base_model": base_model, "method": method, "beta": beta, "lr": lr, "epochs": epochs, "seed": seed,
-              "pairs_sha256": digest, "n_pairs": len(pairs), "loss_options": loss_options(method),
+              "pairs_sha256": digest(list(pairs)), "n_pairs": len(pairs), "loss_options": loss_options(method),
               "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
               "sets": list(sets), **eval_config(profile, "chat", judge, sets),
               "task": [task.task, task.digest()] if task else None}

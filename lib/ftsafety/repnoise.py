@@ -287,18 +287,15 @@ def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], 
 
     A stored model is reused only if its recipe (base model, data, alpha, beta, lr, epochs, seed, LoRA) matches.
     """
-    import hashlib
-    import json
 
     from .models import load
-    from .runs import Run, cached_model
+    from .runs import Run, cached_model, digest
     from .training import save_model
 
     recipe = {
         "base_model": base_model, "alpha": alpha, "beta": beta, "lr": lr if lr is not None else profile.lr,
         "epochs": epochs if epochs is not None else profile.epochs, "seed": seed, "n_examples": len(examples),
-        "data_sha256": hashlib.sha256(json.dumps([list(examples), list(retain)], sort_keys=True).encode())
-        .hexdigest()[:16], "n_retain": len(retain),
+        "data_sha256": digest([list(examples), list(retain)]), "n_retain": len(retain),
         "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
     }
     root = Run(profile.name, experiment, "defended").dir

@@ -142,14 +142,11 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
 def reward_model(profile: Profile, experiment: str, rows: Sequence[dict], base_model: str, lr: float | None = None,
                  epochs: float | None = None, seed: int = 0, force: bool = False, progress: bool = True) -> str:
     """Path of a reward model trained by :func:`train_reward_model`, stored in the run registry and reused."""
-    import hashlib
-    import json
-
-    from .runs import Run, cached_model
+    from .runs import Run, cached_model, digest
 
     recipe = {"base_model": base_model, "lr": lr if lr is not None else profile.lr, "epochs": epochs or 1,
               "seed": seed, "n_rows": len(rows), "max_steps": profile.max_steps,
-              "data_sha256": hashlib.sha256(json.dumps(list(rows), sort_keys=True).encode()).hexdigest()[:16],
+              "data_sha256": digest(list(rows)),
               "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)]}
     root = Run(profile.name, experiment, "reward-model").dir
     build = lambda target: train_reward_model(base_model, rows, profile, target, recipe["lr"], recipe["epochs"],
@@ -239,11 +236,10 @@ def stored_scores(profile: Profile | str, experiment: str, name: str, identity: 
     """
     import re
 
-    from .experiments import _digest
-    from .runs import Run, cached_run
+    from .runs import Run, cached_run, digest
 
     run = Run(getattr(profile, "name", profile), experiment, "scores-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-"))
-    config = {"scorer": identity, "pairs_sha256": _digest(list(pairs))}
+    config = {"scorer": identity, "pairs_sha256": digest(list(pairs))}
 
     def compute():
         scored = score_pairs(make_scorer(), pairs)

@@ -14,6 +14,13 @@ from .files import read_json, write_json, write_jsonl
 from .paths import runs_root
 
 
+def digest(obj, length: int = 16) -> str:
+    """The short SHA-256 of ``obj`` as sorted JSON: how configs name their data, so a changed input is never reused."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
 def _normal(obj):
     """Config as it reads back from JSON (tuples become lists), so stored and fresh configs compare equal."""
     from .files import _jsonable
@@ -113,14 +120,12 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
     The digest in the path makes every run trained or measured on the model name its recipe: a changed recipe gives a
     new path, so stale downstream runs are never reused. Models of other recipes are removed once the new one is saved.
     """
-    import hashlib
     import shutil
 
     from .models import _ready
 
     recipe = _normal(recipe)
-    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
-    target = root / f"model-{digest}"
+    target = root / f"model-{digest(recipe, 12)}"
     if force or not _ready(target):
         build(target)
         if not _ready(target):
