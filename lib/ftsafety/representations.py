@@ -55,6 +55,51 @@ def layer_probe_accuracy(model, tokenizer, positive: Sequence[str], negative: Se
     return [float(cross_val_score(probe, layer, y, cv=cv).mean()) for layer in feats]
 
 
+def held_out_probe(model, tokenizer, train: tuple[Sequence[str], Sequence[str]],
+                   test: tuple[Sequence[str], Sequence[str]], template="chat", max_fpr: float = 0.2,
+                   C: float = 0.1) -> list[dict]:
+    """Per layer, a logistic-regression probe fit on ``train`` and scored on held-out ``test`` prompts.
+
+    ``train`` and ``test`` are ``(positive, negative)`` prompt lists. Each row: ``layer`` (0: the embeddings),
+    ``auc`` and ``caught``, the :class:`~ftsafety.metrics.Rate` of test positives the probe flags when it may flag at most
+    ``max_fpr`` of the test negatives, and ``flagged``, the share of negatives it then flags. ``cv_auc`` is the AUC of
+    a 5-fold cross-validation on ``train`` alone: pick a layer by it, since the best layer by a test number flatters
+    the probe. With positives harmful
+    and negatives safe-but-scary prompts, ``caught`` at ``max_fpr=0.2`` is the refusal rate a perfect read-out of that
+    layer would reach at 20% over-refusal: the ceiling the model's own representations set.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score, roc_curve
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .metrics import Rate
+
+    for split, (pos, neg) in (("train", train), ("test", test)):
+        if len(pos) < 2 or len(neg) < 2:
+            raise ValueError(f"the probe's {split} set needs at least two prompts on each side, got {len(pos)} and {len(neg)}")
+    prompts = [*train[0], *train[1], *test[0], *test[1]]
+    feats = pooled_hidden_states(model, tokenizer, prompts, template)
+    n_train = len(train[0]) + len(train[1])
+    y_train = np.array([1] * len(train[0]) + [0] * len(train[1]))
+    y_test = np.array([1] * len(test[0]) + [0] * len(test[1]))
+    folds = StratifiedKFold(min(5, len(train[0]), len(train[1])), shuffle=True, random_state=0)
+    rows = []
+    for layer, x in enumerate(feats):
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=C))
+        cv_auc = float(cross_val_score(probe, x[:n_train], y_train, cv=folds, scoring="roc_auc").mean())
+        probe.fit(x[:n_train], y_train)
+        score = probe.decision_function(x[n_train:])
+        fpr, tpr, _ = roc_curve(y_test, score)
+        best = int(np.flatnonzero(fpr <= max_fpr)[np.argmax(tpr[fpr <= max_fpr])])
+        rows.append({"layer": layer, "cv_auc": cv_auc, "auc": float(roc_auc_score(y_test, score)),
+                     "caught": Rate(int(round(tpr[best] * len(test[0]))), len(test[0])),
+                     "flagged": float(fpr[best])})
+    return rows
+
+
 def response_logps(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], template="chat",
                    batch_size: int = 16, with_counts: bool = False) -> list:
     """Summed log-probability of each response given its rendered prompt (with ``with_counts``: (sum, tokens) pairs)."""
