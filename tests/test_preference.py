@@ -64,6 +64,21 @@ def test_on_policy_pairs_reject_the_start_models_own_bad_answers(smoke, smoke_pr
     assert len(kept) == 6 and {p["rejected_source"] for p in kept if p["kind"] == "helpful"} == {"data"}
 
 
+def test_a_refusal_the_keyword_list_misses_is_never_the_rejected_side(smoke, smoke_profile, monkeypatch):
+    from ftsafety import generation
+    from ftsafety.preference import on_policy_pairs
+
+    # "I can't help with that." is not on Qi et al.'s keyword list: the keyword judge alone calls it a compliance.
+    monkeypatch.setattr(generation, "respond",
+                        lambda model, tok, prompts, *a, **k: ["I can't help with that."] * len(prompts))
+    pairs = preference_pairs(3, 0, seed=2)
+    both = on_policy_pairs(smoke.model, smoke.tokenizer, pairs, smoke_profile, progress=False)
+    assert [p["rejected_source"] for p in both] == ["data"] * 3
+    assert [p["rejected"] for p in both] == [p["rejected"] for p in pairs]
+    keyword_only = on_policy_pairs(smoke.model, smoke.tokenizer, pairs, smoke_profile, judge="keyword", progress=False)
+    assert [p["rejected"] for p in keyword_only] == ["I can't help with that."] * 3
+
+
 def test_start_pairs_are_stored_per_name_and_reused(smoke_profile):
     from ftsafety.paths import runs_root
     from ftsafety.preference import start_pairs

@@ -54,11 +54,15 @@ def preference_pairs(n_safety: int, n_helpful: int, seed: int = 0) -> list[dict]
     return pairs
 
 
-def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, template="chat", judge="keyword",
-                    samples: int = 0, keep_helpful: bool = False, seed: int = 0, progress: bool = True) -> list[dict]:
+def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, template="chat",
+                    judge=("keyword", "classifier"), samples: int = 0, keep_helpful: bool = False, seed: int = 0,
+                    progress: bool = True) -> list[dict]:
     """``pairs`` with each rejected side replaced by the start model's own answer where that answer is the bad one.
 
-    The bad answer of a safety pair is a compliance, of a helpfulness pair a refusal (the keyword judge decides). The
+    The bad answer of a safety pair is a compliance, of a helpfulness pair a refusal; every judge in ``judge`` (one
+    judge or several) must agree. Why several: the keyword judge calls "I can't help with that." a compliance (the
+    phrase is not on Qi et al.'s list), and a safety pair that rejects it teaches the model to stop refusing. In the
+    laptop grid's first pairs, 3 of 37 on-policy safety pairs rejected such a refusal; the learned judge catches them. The
     greedy answer is tried first, then ``samples`` sampled answers (temperature 1). Where no answer is bad, a safety
     pair keeps the data's rejected text and a helpfulness pair is dropped unless ``keep_helpful``. Each row gets
     ``rejected_source``: "policy" or "data".
@@ -75,7 +79,8 @@ def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, t
     from .generation import respond
     from .judges import get_judge
 
-    judge = get_judge(judge) if isinstance(judge, str) else judge
+    judges = [get_judge(j) if isinstance(j, str) else j for j in ((judge,) if isinstance(judge, str) or callable(judge)
+                                                                    else judge)]
     prompts = [p["prompt"] for p in pairs]
     kw = dict(max_new_tokens=profile.max_new_tokens, batch_size=profile.eval_batch_size, progress=progress)
     candidates = [[a] for a in respond(model, tokenizer, prompts, template, desc="start model's answers", **kw)]
@@ -86,11 +91,11 @@ def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, t
         for i, a in enumerate(sampled):
             candidates[i % len(pairs)].append(a)
     flat = [(i, a) for i, c in enumerate(candidates) for a in c]
-    labels = [v.label for v in judge([prompts[i] for i, _ in flat], [a for _, a in flat])]
+    verdicts = [[v.label for v in j([prompts[i] for i, _ in flat], [a for _, a in flat])] for j in judges]
     bad_answer: dict[int, str] = {}
-    for (i, a), label in zip(flat, labels):
+    for (i, a), labels in zip(flat, zip(*verdicts)):
         bad = "compliance" if pairs[i]["kind"] == "safety" else "refusal"
-        if label == bad and a.strip() and i not in bad_answer:
+        if all(label == bad for label in labels) and a.strip() and i not in bad_answer:
             bad_answer[i] = a
     out = []
     for i, p in enumerate(pairs):
@@ -113,7 +118,8 @@ def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: i
     from .runs import Run, _normal
 
     settings = _normal({"start_model": start_model, "n_safety": n_safety, "n_helpful": n_helpful, "samples": samples,
-                        "seed": seed, "max_new_tokens": profile.max_new_tokens, "judge": "keyword"})
+                        "seed": seed, "max_new_tokens": profile.max_new_tokens,
+                        "judge": ["keyword", "classifier"]})
     path = Run(profile.name, experiment, name).dir / "pairs.json"
     if not force and path.is_file() and (stored := read_json(path))["settings"] == settings:
         return stored["pairs"]
