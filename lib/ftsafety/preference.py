@@ -27,6 +27,8 @@ from .variants import shorten
 # The ten DPO loss types TRL had when Alami et al. compared ten methods (aot_pair is now aot_unpaired).
 PAPER_LOSSES = ("sigmoid", "hinge", "ipo", "robust", "exo_pair", "bco_pair", "sppo_hard", "nca_pair", "aot", "aot_unpaired")
 OTHER_METHODS = ("kto", "orpo", "simpo")
+# Judges that must all call an answer bad before it becomes a pair's rejected side (see on_policy_pairs).
+PAIR_JUDGES = ("keyword", "classifier")
 # Loss-specific settings the methods' papers recommend (TRL's documentation quotes them).
 LOSS_OPTIONS = {"robust": {"label_smoothing": 0.1}, "exo_pair": {"label_smoothing": 1e-3}}
 
@@ -55,17 +57,17 @@ def preference_pairs(n_safety: int, n_helpful: int, seed: int = 0) -> list[dict]
 
 
 def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, template="chat",
-                    judge=("keyword", "classifier"), samples: int = 0, keep_helpful: bool = False, seed: int = 0,
+                    judge=PAIR_JUDGES, samples: int = 0, keep_helpful: bool = False, seed: int = 0,
                     progress: bool = True) -> list[dict]:
     """``pairs`` with each rejected side replaced by the start model's own answer where that answer is the bad one.
 
     The bad answer of a safety pair is a compliance, of a helpfulness pair a refusal; every judge in ``judge`` (one
     judge or several) must agree. Why several: the keyword judge calls "I can't help with that." a compliance (the
     phrase is not on Qi et al.'s list), and a safety pair that rejects it teaches the model to stop refusing. In the
-    laptop grid's first pairs, 3 of 37 on-policy safety pairs rejected such a refusal; the learned judge catches them. The
-    greedy answer is tried first, then ``samples`` sampled answers (temperature 1). Where no answer is bad, a safety
-    pair keeps the data's rejected text and a helpfulness pair is dropped unless ``keep_helpful``. Each row gets
-    ``rejected_source``: "policy" or "data".
+    laptop grid's first pairs, 3 of 37 on-policy safety pairs rejected such a refusal; the learned judge catches
+    them. The greedy answer is tried first, then ``samples`` sampled answers (temperature 1). Where no answer is bad,
+    a safety pair keeps the data's rejected text and a helpfulness pair is dropped unless ``keep_helpful``. Each row
+    gets ``rejected_source``: "policy" or "data".
 
     Why: a DPO-style loss can widen its margin by pushing down text the model would never write (a "[redacted step]"
     list) while the model's own greedy answer, which evaluation reads, stays as likely as before. And a helpfulness pair
@@ -79,8 +81,9 @@ def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, t
     from .generation import respond
     from .judges import get_judge
 
-    judges = [get_judge(j) if isinstance(j, str) else j for j in ((judge,) if isinstance(judge, str) or callable(judge)
-                                                                    else judge)]
+    if isinstance(judge, str) or callable(judge):
+        judge = (judge,)
+    judges = [get_judge(j) if isinstance(j, str) else j for j in judge]
     prompts = [p["prompt"] for p in pairs]
     kw = dict(max_new_tokens=profile.max_new_tokens, batch_size=profile.eval_batch_size, progress=progress)
     candidates = [[a] for a in respond(model, tokenizer, prompts, template, desc="start model's answers", **kw)]
@@ -118,8 +121,7 @@ def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: i
     from .runs import Run, _normal
 
     settings = _normal({"start_model": start_model, "n_safety": n_safety, "n_helpful": n_helpful, "samples": samples,
-                        "seed": seed, "max_new_tokens": profile.max_new_tokens,
-                        "judge": ["keyword", "classifier"]})
+                        "seed": seed, "max_new_tokens": profile.max_new_tokens, "judge": PAIR_JUDGES})
     path = Run(profile.name, experiment, name).dir / "pairs.json"
     if not force and path.is_file() and (stored := read_json(path))["settings"] == settings:
         return stored["pairs"]

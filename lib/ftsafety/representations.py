@@ -61,12 +61,12 @@ def held_out_probe(model, tokenizer, train: tuple[Sequence[str], Sequence[str]],
     """Per layer, a logistic-regression probe fit on ``train`` and scored on held-out ``test`` prompts.
 
     ``train`` and ``test`` are ``(positive, negative)`` prompt lists. Each row: ``layer`` (0: the embeddings),
-    ``auc`` and ``caught``, the :class:`~ftsafety.metrics.Rate` of test positives the probe flags when it may flag at most
-    ``max_fpr`` of the test negatives, and ``flagged``, the share of negatives it then flags. ``cv_auc`` is the AUC of
-    a 5-fold cross-validation on ``train`` alone: pick a layer by it, since the best layer by a test number flatters
-    the probe. With positives harmful
-    and negatives safe-but-scary prompts, ``caught`` at ``max_fpr=0.2`` is the refusal rate a perfect read-out of that
-    layer would reach at 20% over-refusal: the ceiling the model's own representations set.
+    ``auc`` and ``caught``, the :class:`~ftsafety.metrics.Rate` of test positives the probe flags when it may flag
+    at most ``max_fpr`` of the test negatives, and ``flagged``, the share of negatives it then flags. ``cv_auc`` is
+    the AUC of a 5-fold cross-validation on ``train`` alone: pick a layer by it, since the best layer by a test
+    number flatters the probe. With positives harmful and negatives safe-but-scary prompts, ``caught`` at ``max_fpr=0.2`` is the
+    refusal rate a perfect read-out of that layer would reach at 20% over-refusal: the ceiling the model's own
+    representations set.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -79,7 +79,8 @@ def held_out_probe(model, tokenizer, train: tuple[Sequence[str], Sequence[str]],
 
     for split, (pos, neg) in (("train", train), ("test", test)):
         if len(pos) < 2 or len(neg) < 2:
-            raise ValueError(f"the probe's {split} set needs at least two prompts on each side, got {len(pos)} and {len(neg)}")
+            raise ValueError(f"the probe's {split} set needs at least two prompts on each side, "
+                             f"got {len(pos)} and {len(neg)}")
     prompts = [*train[0], *train[1], *test[0], *test[1]]
     feats = pooled_hidden_states(model, tokenizer, prompts, template)
     n_train = len(train[0]) + len(train[1])
