@@ -64,9 +64,9 @@ def held_out_probe(model, tokenizer, train: tuple[Sequence[str], Sequence[str]],
     ``auc`` and ``caught``, the :class:`~ftsafety.metrics.Rate` of test positives the probe flags when it may flag
     at most ``max_fpr`` of the test negatives, and ``flagged``, the share of negatives it then flags. ``cv_auc`` is
     the AUC of a 5-fold cross-validation on ``train`` alone: pick a layer by it, since the best layer by a test
-    number flatters the probe. With positives harmful and negatives safe-but-scary prompts, ``caught`` at ``max_fpr=0.2`` is the
-    refusal rate a perfect read-out of that layer would reach at 20% over-refusal: the ceiling the model's own
-    representations set.
+    number flatters the probe. With positives harmful and negatives safe-but-scary prompts, ``caught`` at
+    ``max_fpr=0.2`` is the refusal rate a perfect read-out of that layer would reach at 20% over-refusal: the
+    ceiling the model's own representations set.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
