@@ -33,6 +33,15 @@ def pooled_hidden_states(model, tokenizer, prompts: Sequence[str], template="cha
     return np.concatenate(chunks, axis=1)
 
 
+def _linear_probe(C: float = 0.1):
+    """The course's probe: standardised features, L2-regularised logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=C))
+
+
 def layer_probe_accuracy(model, tokenizer, positive: Sequence[str], negative: Sequence[str], template="chat",
                          folds: int = 5, seed: int = 0) -> list[float]:
     """Cross-validated accuracy of a logistic-regression probe per layer (index 0: the embeddings).
@@ -40,10 +49,7 @@ def layer_probe_accuracy(model, tokenizer, positive: Sequence[str], negative: Se
     1.0: the layer separates ``positive`` from ``negative`` prompts linearly; 0.5 (balanced sets): it does not.
     """
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     if min(len(positive), len(negative)) < folds:
         raise ValueError(f"a {folds}-fold probe needs at least {folds} prompts on each side, "
@@ -51,7 +57,7 @@ def layer_probe_accuracy(model, tokenizer, positive: Sequence[str], negative: Se
     feats = pooled_hidden_states(model, tokenizer, list(positive) + list(negative), template)
     y = np.array([1] * len(positive) + [0] * len(negative))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    probe = _linear_probe()
     return [float(cross_val_score(probe, layer, y, cv=cv).mean()) for layer in feats]
 
 
@@ -69,11 +75,8 @@ def held_out_probe(model, tokenizer, train: tuple[Sequence[str], Sequence[str]],
     ceiling the model's own representations set.
     """
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score, roc_curve
     from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from .metrics import Rate
 
@@ -89,7 +92,7 @@ def held_out_probe(model, tokenizer, train: tuple[Sequence[str], Sequence[str]],
     folds = StratifiedKFold(min(5, len(train[0]), len(train[1])), shuffle=True, random_state=0)
     rows = []
     for layer, x in enumerate(feats):
-        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=C))
+        probe = _linear_probe(C)
         cv_auc = float(cross_val_score(probe, x[:n_train], y_train, cv=folds, scoring="roc_auc").mean())
         probe.fit(x[:n_train], y_train)
         score = probe.decision_function(x[n_train:])
