@@ -55,3 +55,11 @@ def test_the_sets_to_defend_are_read_from_earlier_notebooks(tmp_path, monkeypatc
     write_json(tmp_path / "laptop" / "results" / "02_malicious_restructuring.json", {"measured": {"refusal": {
         "sql/benign": rate(0.9), "sql/aoa": rate(0.5), "arithmetic/benign": rate(0.5), "arithmetic/autoif": rate(0.2)}}})
     assert eroding_restructuring("laptop") == ("sql", "aoa")  # a 40-point drop beats a 30-point one
+    # A bigger drop that costs task accuracy is not the stealthy attack notebook 02 looks for.
+    write_json(tmp_path / "laptop" / "results" / "02_malicious_restructuring.json", {"measured": {
+        "refusal": {"sql/benign": rate(0.9), "sql/aoa": rate(0.5), "arithmetic/benign": rate(0.5),
+                    "arithmetic/autoif": rate(0.0)},
+        "task_accuracy": {"sql/benign": rate(1.0), "sql/aoa": rate(0.97), "arithmetic/benign": rate(0.6),
+                          "arithmetic/autoif": rate(0.4)}}})
+    assert eroding_restructuring("laptop") == ("sql", "aoa")
+    assert eroding_restructuring("laptop", max_accuracy_drop=0.3) == ("arithmetic", "autoif")

@@ -61,15 +61,25 @@ def eroding_benign_variant(profile: str, default: str = "role-play personas") ->
     return min(found, key=found.get) if found else default
 
 
-def eroding_restructuring(profile: str, default: tuple[str, str] = ("arithmetic", "autoif")) -> tuple[str, str]:
-    """(task, strategy) of notebook 02 with the largest drop in refusal against Benign on the same task data."""
+def eroding_restructuring(profile: str, default: tuple[str, str] = ("arithmetic", "autoif"),
+                          max_accuracy_drop: float = 0.05) -> tuple[str, str]:
+    """(task, strategy) of notebook 02 with the largest drop in refusal against Benign on the same task data.
+
+    Only cells whose task accuracy stays within ``max_accuracy_drop`` of Benign's count, as in notebook 02's target:
+    Eiras et al.'s attack keeps the task intact, or a provider would see it in its accuracy checks. If no cell keeps
+    it (or notebook 02 stored no accuracies), the largest drop overall.
+    """
     from .results import load_result
 
-    result = load_result(profile, "02_malicious_restructuring")
-    refusal = (result or {}).get("measured", {}).get("refusal", {})
-    drops = {}
+    measured = (load_result(profile, "02_malicious_restructuring") or {}).get("measured", {})
+    refusal, accuracy = measured.get("refusal", {}), measured.get("task_accuracy", {})
+    drops, stealthy = {}, set()
     for key, r in refusal.items():
         task, strategy = key.split("/", 1)
         if strategy != "benign" and f"{task}/benign" in refusal:
             drops[task, strategy] = refusal[f"{task}/benign"]["value"] - r["value"]
-    return max(drops, key=drops.get) if drops else default
+            if key in accuracy and f"{task}/benign" in accuracy and \
+                    accuracy[key]["value"] >= accuracy[f"{task}/benign"]["value"] - max_accuracy_drop:
+                stealthy.add((task, strategy))
+    candidates = {k: v for k, v in drops.items() if k in stealthy} or drops
+    return max(candidates, key=candidates.get) if candidates else default
