@@ -21,6 +21,9 @@ def test_hygiene(nb):
     assert "parameters" in code[0]["metadata"].get("tags", []), "first code cell must be tagged 'parameters'"
     assert book["metadata"]["kernelspec"]["name"] == "python3"
     assert book["cells"][0]["cell_type"] == "markdown"
+    # nbformat 4.5 requires a unique id per cell; papermill warns now and a later nbformat will refuse the file
+    ids = [c.get("id") for c in book["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), "every cell needs a unique 'id'"
     # the parameters cell holds plain literal assignments only, so papermill can override them
     for node in ast.parse("".join(code[0]["source"])).body:
         assert isinstance(node, ast.Assign), ast.dump(node)
