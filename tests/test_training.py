@@ -90,6 +90,17 @@ def test_aligned_reference_is_built_once_and_reused(smoke_profile):
     assert load("smoke-aligned").path == path
 
 
+def test_a_changed_recipe_builds_the_reference_under_a_new_path(smoke_profile, tmp_path, monkeypatch):
+    # Runs name their start by its path, so a reference of another recipe must not keep the old path: its runs would
+    # be read back as if they had started from the new one.
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    first = aligned_reference(smoke_profile)
+    other = aligned_reference(smoke_profile.replace(align_lr=smoke_profile.align_lr / 2))
+    assert other != first and os.path.isdir(other) and not os.path.exists(first)
+    assert load("smoke-aligned").path == other
+    assert recipe(smoke_profile.replace(align_lr=smoke_profile.align_lr / 2))["lr"] == smoke_profile.align_lr / 2
+
+
 def test_without_progress_no_step_dicts_are_printed(smoke_profile, tmp_path, capsys):
     from ftsafety.preference import preference_lora, preference_pairs
 

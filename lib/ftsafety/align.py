@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import data
 from .files import read_json, write_json
-from .models import _ready, aligned_reference_dir, load
+from .models import aligned_reference_dir, aligned_reference_root, load
 from .profiles import Profile, resolve
 from .training import merge, save_model, sft_lora
 from .variants import shorten
@@ -54,31 +54,34 @@ def recipe(profile: Profile, seed: int = 0) -> dict:
 def aligned_reference(profile: "Profile | str | None" = None, force: bool = False, progress: bool = True) -> str:
     """Path (or hub id) of the profile's aligned model, building the laptop/smoke reference if needed.
 
-    A reference built with the same recipe is reused; a changed recipe (data, hyper-parameters) rebuilds it.
+    A reference built with the same recipe is reused; a changed recipe (data, hyper-parameters) rebuilds it under a
+    new path, so that runs of the old reference are not read back as runs of the new one.
     """
     profile = resolve(profile)
     if profile.aligned_model:
         return profile.aligned_model
-    target = aligned_reference_dir(profile.name)
+    from .runs import cached_model
+
     want = recipe(profile)
-    if not force and _ready(target) and (target / RECIPE_FILE).is_file() and read_json(target / RECIPE_FILE) == want:
-        return str(target)
-    base = load(profile.model, for_training=True)
-    work = target.parent / ".aligned-reference-work"
-    if work.exists() and (work / "recipe.json").is_file() and read_json(work / "recipe.json") != want:
-        shutil.rmtree(work)  # checkpoints of another recipe cannot be resumed
-    work.mkdir(parents=True, exist_ok=True)
-    write_json(work / "recipe.json", want)
-    result = sft_lora(
-        base.model, base.tokenizer, alignment_examples(profile), profile, work / "train",
-        template="chat", lr=profile.align_lr, epochs=profile.align_epochs, progress=progress,
-    )
-    merged = merge(result)
-    save_model(merged, base.tokenizer, target)
-    write_json(target / RECIPE_FILE, want)
-    write_json(target / "train_summary.json", result.summary() | {"loss_history": result.loss_history})
-    shutil.rmtree(work, ignore_errors=True)
-    return str(target)
+    root = aligned_reference_root(profile.name)
+
+    def build(target):
+        base = load(profile.model, for_training=True)
+        work = root.parent / ".aligned-reference-work"
+        if work.exists() and (work / "recipe.json").is_file() and read_json(work / "recipe.json") != want:
+            shutil.rmtree(work)  # checkpoints of another recipe cannot be resumed
+        work.mkdir(parents=True, exist_ok=True)
+        write_json(work / "recipe.json", want)
+        result = sft_lora(
+            base.model, base.tokenizer, alignment_examples(profile), profile, work / "train",
+            template="chat", lr=profile.align_lr, epochs=profile.align_epochs, progress=progress,
+        )
+        save_model(merge(result), base.tokenizer, target)
+        write_json(target / RECIPE_FILE, want)
+        write_json(target / "train_summary.json", result.summary() | {"loss_history": result.loss_history})
+        shutil.rmtree(work, ignore_errors=True)
+
+    return cached_model(root, want, build, force)
 
 
 def alignment_summary(profile: "Profile | str | None" = None) -> dict:

@@ -128,10 +128,25 @@ def smoke_model_dir() -> Path:
     return target
 
 
-def aligned_reference_dir(profile_name: str) -> Path:
+def aligned_reference_root(profile_name: str) -> Path:
     from .paths import runs_root
 
     return runs_root() / profile_name / "models" / "aligned-reference"
+
+
+def aligned_reference_dir(profile_name: str) -> Path:
+    """The built reference, ``aligned-reference/model-<recipe digest>`` (see :func:`ftsafety.runs.cached_model`).
+
+    The digest in the path is what makes every run that starts from the reference name its recipe: a reference rebuilt
+    from other data or settings gets a new path, so no stored run of the old one is read back as if it were new.
+    """
+    from .files import read_json
+    from .runs import _normal, digest
+
+    root = aligned_reference_root(profile_name)
+    if not (root / "recipe.json").is_file():
+        return root / "model-unbuilt"
+    return root / f"model-{digest(_normal(read_json(root / 'recipe.json')), 12)}"
 
 
 def resolve_model_path(name: str) -> str:

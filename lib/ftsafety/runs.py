@@ -130,6 +130,8 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
         build(target)
         if not _ready(target):
             raise RuntimeError(f"building {target} did not leave a saved model there")
+    # root/recipe.json names the current model (models.aligned_reference_dir finds the reference by it)
+    if not (root / "recipe.json").is_file() or read_json(root / "recipe.json") != recipe:
         write_json(root / "recipe.json", recipe)
     for old in root.glob("model-*"):
         if old != target and old.is_dir():
