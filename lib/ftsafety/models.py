@@ -141,12 +141,12 @@ def aligned_reference_dir(profile_name: str) -> Path:
     from other data or settings gets a new path, so no stored run of the old one is read back as if it were new.
     """
     from .files import read_json
-    from .runs import _normal, digest
+    from .runs import cached_model_dir
 
     root = aligned_reference_root(profile_name)
     if not (root / "recipe.json").is_file():
         return root / "model-unbuilt"
-    return root / f"model-{digest(_normal(read_json(root / 'recipe.json')), 12)}"
+    return cached_model_dir(root, read_json(root / "recipe.json"))
 
 
 def resolve_model_path(name: str) -> str:

@@ -114,6 +114,11 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def cached_model_dir(root: Path, recipe: dict) -> Path:
+    """Where :func:`cached_model` keeps the model of ``recipe``: ``root/model-<recipe digest>``."""
+    return root / f"model-{digest(_normal(recipe), 12)}"
+
+
 def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], force: bool = False) -> str:
     """``root/model-<recipe digest>``, built by ``build(target)`` unless a complete one is stored.
 
@@ -125,7 +130,7 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
     from .models import _ready
 
     recipe = _normal(recipe)
-    target = root / f"model-{digest(recipe, 12)}"
+    target = cached_model_dir(root, recipe)
     if force or not _ready(target):
         build(target)
         if not _ready(target):
