@@ -3,7 +3,7 @@ import os
 import torch
 
 from ftsafety.align import aligned_reference, recipe
-from ftsafety.models import load
+from ftsafety.models import aligned_reference_root, load
 from ftsafety.templates import get_template
 from ftsafety.training import build_trainer, merge, sft_lora
 
@@ -94,7 +94,13 @@ def test_a_changed_recipe_builds_the_reference_under_a_new_path(smoke_profile, t
     # Runs name their start by its path, so a reference of another recipe must not keep the old path: its runs would
     # be read back as if they had started from the new one.
     monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    # A reference saved directly in the folder (the layout before recipe digests) is stale and must go, not linger.
+    legacy = aligned_reference_root("smoke")
+    legacy.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "ftsafety_recipe.json"):
+        (legacy / name).write_text("{}")
     first = aligned_reference(smoke_profile)
+    assert sorted(p.name for p in legacy.iterdir()) == ["model-" + first.rsplit("model-", 1)[1], "recipe.json"]
     other = aligned_reference(smoke_profile.replace(align_lr=smoke_profile.align_lr / 2))
     assert other != first and os.path.isdir(other) and not os.path.exists(first)
     assert load("smoke-aligned").path == other

@@ -141,4 +141,8 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
     for old in root.glob("model-*"):
         if old != target and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
+    if _ready(root):  # a model saved in root itself: the layout before recipe digests, read by nothing now
+        for leftover in root.iterdir():
+            if leftover.is_file() and leftover.name != "recipe.json":
+                leftover.unlink()
     return str(target)
