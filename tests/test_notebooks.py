@@ -30,16 +30,36 @@ def test_hygiene(nb):
         ast.literal_eval(node.value)
 
 
+# Sections the laptop profile skips for time; CI switches them on for smoke so that turning one on never breaks a
+# notebook. Each comes with what its results must then show.
+OPTIONAL_SECTIONS = {
+    "04_safety_mixing": ({"MALICIOUS_TASK": "sql", "MALICIOUS_STRATEGY": "aoa", "CONTRAST_STRATEGY": "autoif"},
+                         lambda r: any("autoif" in c["claim"] for c in r["claims"])),
+    "05_preference_optimization": ({"BALANCE": [96]}, lambda r: len(r["measured"]["balance"]) == 2),
+}
+
+
+def test_optional_sections_name_real_parameters():
+    for stem, (params, _) in OPTIONAL_SECTIONS.items():
+        book = json.loads((NOTEBOOKS[0].parent / f"{stem}.ipynb").read_text())
+        first = next(c for c in book["cells"] if c["cell_type"] == "code")
+        names = {t.id for node in ast.parse("".join(first["source"])).body for t in node.targets}
+        assert set(params) <= names, f"{stem}: {set(params) - names} not in its parameters cell"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_top_to_bottom_on_smoke(nb, tmp_path, monkeypatch):
     from ftsafety.course import run_notebook
 
     monkeypatch.setenv("FTSAFETY_PROFILE", "smoke")
-    out = run_notebook(nb, "smoke", tmp_path, timeout=600)
+    params, ran = OPTIONAL_SECTIONS.get(nb.stem, ({}, None))
+    out = run_notebook(nb, "smoke", tmp_path, timeout=600, parameters=params)
     book = json.loads(out.read_text())
     errors = [o for c in book["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
     results = Path(os.environ["FTSAFETY_RUNS"]) / "smoke" / "results" / f"{nb.stem}.json"
-    assert json.loads(results.read_text())["claims"]
+    results = json.loads(results.read_text())
+    assert results["claims"]
+    assert ran is None or ran(results), f"the optional section switched on by {params} did not run"

@@ -25,14 +25,16 @@ def list_notebooks(only: list[str] | None = None) -> list[Path]:
     return nbs
 
 
-def run_notebook(path: Path, profile: str, out_dir: Path, timeout: int | None = None) -> Path:
+def run_notebook(path: Path, profile: str, out_dir: Path, timeout: int | None = None,
+                 parameters: dict | None = None) -> Path:
+    """Execute one notebook with papermill; `parameters` override its parameters cell (PROFILE is always `profile`)."""
     import papermill
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
     os.environ["FTSAFETY_HEADLESS"] = "1"
     papermill.execute_notebook(
-        str(path), str(out), parameters={"PROFILE": profile}, cwd=str(path.parent), kernel_name="python3",
+        str(path), str(out), parameters={**(parameters or {}), "PROFILE": profile}, cwd=str(path.parent), kernel_name="python3",
         progress_bar=False, log_output=False, request_save_on_cell_execute=True, execution_timeout=timeout,
     )
     return out
