@@ -1,6 +1,8 @@
 # The course in two commands: `make course` (laptop profile, offline, CPU) and `make test`.
 PROFILE ?= laptop
 ONLY ?=
+# notebook parameters, e.g. SET="BALANCE=[96]" (space-separated NAME=VALUE, applied where a notebook has NAME)
+SET ?=
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU build by default; on a CUDA machine use e.g. `make course TORCH=torch PROFILE=gpu`.
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 course: install
-	$(BIN)/ftsafety course --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+	$(BIN)/ftsafety course --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(foreach s,$(SET),--set '$(s)')
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

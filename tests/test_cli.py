@@ -80,3 +80,32 @@ def test_bench_prints_the_comparable_keys_on_smoke(tmp_path, capsys):
     assert result["eval_speedup_vs_loop"] > 0 and result["eval_batched_equals_loop"] is True
     assert result["first_load_s"] is None  # the smoke model has no GGUF to convert
     assert set(result["peak_rss_mb_by_step"]) == {"load", "train_library", "train_trl", "eval"}
+
+
+def test_course_set_parses_literals_and_bare_words():
+    from ftsafety.course import parse_settings
+
+    assert parse_settings(["BALANCE=[96]", "SEED=1", "START=shipped", "LR=5e-4", "METHODS=None"]) == {
+        "BALANCE": [96], "SEED": 1, "START": "shipped", "LR": 5e-4, "METHODS": None}
+    for bad, hint in (("BALANCE", "NAME=VALUE"), ("DOSES=0.1 0.2", "not a Python literal")):
+        try:
+            parse_settings([bad])
+        except SystemExit as err:
+            assert hint in str(err) and bad in str(err)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_course_set_reaches_only_the_notebooks_that_have_the_parameter(monkeypatch):
+    import pytest
+
+    from ftsafety import course
+
+    seen = {}
+    monkeypatch.setattr(course, "run_notebook", lambda nb, profile, out, timeout, params: seen.update({nb.stem: params}))
+    monkeypatch.setattr(course, "write_reproduction_md", lambda profile: "REPRODUCTION.md")
+    assert course.run_course("smoke", ["04", "05"], settings={"BALANCE": [96], "SEED": 3}) == 0
+    assert seen == {"04_safety_mixing": {"SEED": 3}, "05_preference_optimization": {"BALANCE": [96], "SEED": 3}}
+    with pytest.raises(SystemExit, match="BALNCE: not a parameter of 04_safety_mixing.*BALANCE"):
+        course.run_course("smoke", ["04", "05"], settings={"BALNCE": [96]})
+    assert course.notebook_parameters(course.list_notebooks(["05"])[0])["BALANCE"] == []

@@ -72,10 +72,10 @@ def cmd_judge(args) -> int:
 
 
 def cmd_course(args) -> int:
-    from .course import run_course
+    from .course import parse_settings, run_course
     from .profiles import resolve
 
-    return run_course(resolve(args.profile).name, args.only)
+    return run_course(resolve(args.profile).name, args.only, settings=parse_settings(args.set))
 
 
 def cmd_bench(args) -> int:
@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("course", help="run the notebooks headless (what `make course` runs)")
     s.add_argument("--profile", default=None)
     s.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. --only 00 01")
+    s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a notebook parameter, e.g. --set BALANCE=[96] (repeatable; applies to the "
+                        "notebooks that have it)")
     s.set_defaults(func=cmd_course)
 
     s = sub.add_parser("bench", help="speed and memory of training, evaluation and loading on this machine (JSON)")

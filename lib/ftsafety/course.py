@@ -1,10 +1,12 @@
-"""Runs the notebooks headless with papermill: ``ftsafety course --profile laptop [--only 00]``.
+"""Runs the notebooks headless with papermill: ``ftsafety course --profile laptop [--only 00] [--set NAME=VALUE]``.
 
 Executed notebooks go to ``runs/<profile>/notebooks/``; each notebook writes its results JSON, and at the end
 REPRODUCTION.md is regenerated and the total time printed.
 """
 from __future__ import annotations
 
+import ast
+import json
 import os
 import sys
 import time
@@ -25,6 +27,32 @@ def list_notebooks(only: list[str] | None = None) -> list[Path]:
     return nbs
 
 
+def notebook_parameters(path: Path) -> dict:
+    """The literals of a notebook's parameters cell (its first code cell), by name."""
+    cell = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    return {t.id: ast.literal_eval(node.value) for node in ast.parse("".join(cell["source"])).body
+            for t in node.targets}
+
+
+def parse_settings(items: list[str]) -> dict:
+    """``NAME=VALUE`` strings to a dict; VALUE is a Python literal (``BALANCE=[96]``, ``SEED=1``, ``START='shipped'``).
+
+    A bare word is taken as a string (``START=shipped``), since shells strip the quotes users type."""
+    out = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise SystemExit(f"--set {item!r}: expected NAME=VALUE, e.g. --set BALANCE=[96]")
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            if not text.isidentifier():
+                raise SystemExit(f"--set {item!r}: {text!r} is not a Python literal; quote the whole argument, "
+                                 f"e.g. --set \"{name}=[0.1, 0.5]\"") from None
+            out[name] = text
+    return out
+
+
 def run_notebook(path: Path, profile: str, out_dir: Path, timeout: int | None = None,
                  parameters: dict | None = None) -> Path:
     """Execute one notebook with papermill; `parameters` override its parameters cell (PROFILE is always `profile`)."""
@@ -40,8 +68,17 @@ def run_notebook(path: Path, profile: str, out_dir: Path, timeout: int | None = 
     return out
 
 
-def run_course(profile: str, only: list[str] | None = None, timeout: int | None = None) -> int:
+def run_course(profile: str, only: list[str] | None = None, timeout: int | None = None,
+               settings: dict | None = None) -> int:
+    """Run the notebooks in order; `settings` override parameters of the notebooks that have them."""
     nbs = list_notebooks(only)
+    settings = settings or {}
+    own = {nb: notebook_parameters(nb) for nb in nbs}
+    unknown = [k for k in settings if k == "PROFILE" or not any(k in p for p in own.values())]
+    if unknown:
+        raise SystemExit(f"--set {', '.join(unknown)}: not a parameter of "
+                         + ", ".join(nb.stem for nb in nbs) + " (use --profile for PROFILE); their parameters: "
+                         + ", ".join(sorted({k for p in own.values() for k in p} - {"PROFILE"})))
     out_dir = runs_root() / profile / "notebooks"
     t_all = time.perf_counter()
     failed = []
@@ -49,7 +86,7 @@ def run_course(profile: str, only: list[str] | None = None, timeout: int | None 
         t0 = time.perf_counter()
         print(f"[{profile}] running {nb.name} ...", flush=True)
         try:
-            run_notebook(nb, profile, out_dir, timeout)
+            run_notebook(nb, profile, out_dir, timeout, {k: v for k, v in settings.items() if k in own[nb]})
             print(f"[{profile}] {nb.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
         except Exception as err:  # papermill raises PapermillExecutionError with the failing cell
             failed.append(nb.name)
