@@ -40,10 +40,10 @@ OPTIONAL_SECTIONS = {
 
 
 def test_optional_sections_name_real_parameters():
+    from ftsafety.course import notebook_parameters
+
     for stem, (params, _) in OPTIONAL_SECTIONS.items():
-        book = json.loads((NOTEBOOKS[0].parent / f"{stem}.ipynb").read_text())
-        first = next(c for c in book["cells"] if c["cell_type"] == "code")
-        names = {t.id for node in ast.parse("".join(first["source"])).body for t in node.targets}
+        names = set(notebook_parameters(NOTEBOOKS[0].parent / f"{stem}.ipynb"))
         assert set(params) <= names, f"{stem}: {set(params) - names} not in its parameters cell"
 
 

@@ -62,8 +62,8 @@ def run_notebook(path: Path, profile: str, out_dir: Path, timeout: int | None = 
     out = out_dir / path.name
     os.environ["FTSAFETY_HEADLESS"] = "1"
     papermill.execute_notebook(
-        str(path), str(out), parameters={**(parameters or {}), "PROFILE": profile}, cwd=str(path.parent), kernel_name="python3",
-        progress_bar=False, log_output=False, request_save_on_cell_execute=True, execution_timeout=timeout,
+        str(path), str(out), parameters={**(parameters or {}), "PROFILE": profile}, cwd=str(path.parent),
+        kernel_name="python3", progress_bar=False, log_output=False, request_save_on_cell_execute=True, execution_timeout=timeout,
     )
     return out
 
