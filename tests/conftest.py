@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -6,6 +8,7 @@ import pytest
 # Tests never touch a user's runs/: every run, result and aligned reference goes to a throw-away folder.
 # The model cache (~/.cache/ftsafety) is shared on purpose: converting the bundled model once is enough.
 os.environ["FTSAFETY_RUNS"] = tempfile.mkdtemp(prefix="ftsafety-test-runs-")
+atexit.register(shutil.rmtree, os.environ["FTSAFETY_RUNS"], ignore_errors=True)  # one folder per test run, removed
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

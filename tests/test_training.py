@@ -73,12 +73,13 @@ def test_training_lowers_loss_merges_and_resumes(smoke_profile, tmp_path):
         after = merged(ids).logits
     assert not hasattr(merged, "peft_config")
     assert torch.allclose(before, after, atol=1e-4)
-    # A second call on the same folder resumes from the last checkpoint instead of starting over.
+    # Checkpoints only serve an interrupted run's resumption (tests/test_reliability.py); a finished run leaves the
+    # adapter and its summary, and the same call again trains to the same weights.
+    assert not list((tmp_path / "run").glob("checkpoint-*")) and (tmp_path / "run" / "train_summary.json").is_file()
     m2 = load("smoke", for_training=True)
     again = sft_lora(m2.model, m2.tokenizer, EXAMPLES, smoke_profile, tmp_path / "run", lr=5e-3, epochs=3,
                      max_steps=-1, progress=False)
-    assert again.loss_history == res.loss_history  # the history comes back from the checkpoint; no new steps
-    assert again.train_s < res.train_s
+    assert again.loss_history == res.loss_history
 
 
 def test_aligned_reference_is_built_once_and_reused(smoke_profile):

@@ -6,13 +6,10 @@ resumes from its last checkpoint.
 """
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from .evaluate import EVAL_SETS, EvalResult, eval_config, evaluate
-from .files import read_json, write_json
 from .generation import respond
 from .metrics import rate
 from .models import load
@@ -20,7 +17,7 @@ from .profiles import Profile
 from .runs import Run, cached_run, digest
 from .tasks import TaskExample, grade
 from .templates import get_template
-from .training import merge, sft_lora
+from .training import TrainedModel, lora_identity, sft_lora
 
 
 @dataclass
@@ -50,63 +47,43 @@ class Experiment:
     meta: dict = field(default_factory=dict)  # anything to keep with the run (variant, factor, ...)
 
 
-def _train_config(profile: Profile, exp: Experiment, base_model: str) -> dict:
+def train_config(profile: Profile, exp: Experiment, base_model: str) -> dict:
+    """What identifies an experiment's fine-tune in the registry (every run measured on it carries this)."""
     return {
         "base_model": base_model, "data_sha256": digest(exp.examples), "n_examples": len(exp.examples),
         "train_template": get_template(exp.template).name,
         "lr": exp.lr if exp.lr is not None else profile.lr,
         "epochs": exp.epochs if exp.epochs is not None else profile.epochs, "seed": exp.seed,
-        "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
+        "lora": lora_identity(profile), "max_steps": profile.max_steps,
     }
 
 
-class _Trained:
-    """Trains an experiment's adapter once, on first use, and hands out the merged model for every evaluation."""
+class SFTModel(TrainedModel):
+    """An experiment's LoRA SFT (:func:`~ftsafety.training.sft_lora`), trained once and measured as often as asked."""
 
-    def __init__(self, profile: Profile, exp: Experiment, base_model: str, train_dir, progress: bool,
+    def __init__(self, profile: Profile, exp: Experiment, base_model: str, train_dir, progress: bool = True,
                  retrain: bool = False):
-        self.profile, self.exp, self.base_model, self.train_dir, self.progress = profile, exp, base_model, train_dir, progress
-        self.retrain = retrain  # FORCE: train again even if a matching adapter is stored
-        self.config = _train_config(profile, exp, base_model)
-        self._model = None
+        super().__init__(base_model, train_dir, train_config(profile, exp, base_model), progress, retrain)
+        self.profile, self.exp = profile, exp
 
-    def get(self):
-        if self._model is not None:
-            return self._model
-        base = load(self.base_model, for_training=True)
-        adapter, marker = self.train_dir / "adapter", self.train_dir / "train_config.json"
-        reuse = not self.retrain and adapter.is_dir() and marker.is_file()
-        if reuse and read_json(marker) == json.loads(json.dumps(self.config)):
-            # Trained before (another evaluation of the same fine-tune): rebuild from the adapter, seconds not minutes.
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(base.model, str(adapter)).merge_and_unload()
-            summary = {k: v for k, v in read_json(self.train_dir / "train_summary.json").items() if k != "loss_history"}
-        else:
-            trained = sft_lora(base.model, base.tokenizer, self.exp.examples, self.profile, self.train_dir,
-                               resume=not self.retrain, template=self.exp.template, seed=self.exp.seed,
-                               lr=self.config["lr"], epochs=self.config["epochs"], progress=self.progress)
-            # Checkpoints only serve resumption; the adapter (a few MB) is enough to rebuild the model.
-            for ckpt in self.train_dir.glob("checkpoint-*"):
-                shutil.rmtree(ckpt, ignore_errors=True)
-            write_json(marker, self.config)
-            model, summary = merge(trained), trained.summary()
-        model.eval()
-        base.tokenizer.padding_side = "left"
-        self._model = (model, base.tokenizer, summary)
-        return self._model
+    def train(self, base):
+        return sft_lora(base.model, base.tokenizer, self.exp.examples, self.profile, self.train_dir,
+                        resume=not self.retrain, template=self.exp.template, seed=self.exp.seed,
+                        lr=self.config["lr"], epochs=self.config["epochs"], progress=self.progress)
 
 
-def _measure(trained: _Trained, run: Run, exp: Experiment, eval_profile: Profile, template, judge, sets,
+def _measure(trained: SFTModel, run: Run, exp: Experiment, eval_profile: Profile, template, judge, sets,
              task: "TaskEval | None", force: bool, progress: bool) -> EvalResult:
     """One registry run: the fine-tune's config plus what decides the measurement."""
     config = {**trained.config, "sets": list(sets), **eval_config(eval_profile, template, judge, sets),
               "task": [task.task, task.digest()] if task else None, "meta": exp.meta}
-    return _evaluate_trained(trained, run, config, eval_profile, template, judge, sets, task, force, progress)
+    return evaluate_trained(trained, run, config, eval_profile, template, judge, sets, task, force, progress)
 
 
-def _evaluate_trained(trained: _Trained, run: Run, config: dict, eval_profile: Profile, template, judge, sets,
-                      task: "TaskEval | None", force: bool, progress: bool) -> EvalResult:
+def evaluate_trained(trained: TrainedModel, run: Run, config: dict, eval_profile: Profile, template, judge, sets,
+                     task: "TaskEval | None", force: bool, progress: bool) -> EvalResult:
+    """Measure a :class:`~ftsafety.training.TrainedModel` into ``run`` (reused if it finished with ``config``); the
+    model is trained, or rebuilt from its stored adapter, only if the run must be computed."""
     def compute():
         model, tokenizer, summary = trained.get()
         res = evaluate(model, tokenizer, eval_profile, template, judge, sets=sets, progress=progress)
@@ -137,7 +114,7 @@ def finetune_and_evaluate(
     eval_template = exp.eval_template or exp.template
     eval_profile = profile.replace(**exp.eval_overrides)
     run = Run(profile.name, experiment, exp.name)
-    trained = _Trained(profile, exp, base_model, run.dir / "train", progress, retrain=force)
+    trained = SFTModel(profile, exp, base_model, run.dir / "train", progress, retrain=force)
     return _measure(trained, run, exp, eval_profile, eval_template, judge, sets, task, force, progress)
 
 
@@ -158,7 +135,7 @@ def finetune_and_evaluate_each(
     Each measurement is its own run, ``<exp.name>@<template>``; the model is trained only if one of them is missing.
     """
     eval_profile = profile.replace(**exp.eval_overrides)
-    trained = _Trained(profile, exp, base_model, Run(profile.name, experiment, exp.name).dir / "train", progress,
+    trained = SFTModel(profile, exp, base_model, Run(profile.name, experiment, exp.name).dir / "train", progress,
                        retrain=force)
     out = {}
     for template in eval_templates:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -20,8 +21,13 @@ def read_jsonl(path: str | os.PathLike, required: Sequence[str] = ("prompt",)) -
     if not path.is_file():
         raise InputError(f"{path}: no such file (expected JSON Lines, one object per line)")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"{path}:{lineno}: not UTF-8 text (byte {err.start + 1} of the line); "
+                                 "save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
@@ -48,43 +54,111 @@ def read_jsonl(path: str | os.PathLike, required: Sequence[str] = ("prompt",)) -
     return rows
 
 
+class CorruptFile(InputError):
+    """A file the library wrote earlier cannot be read back (truncated by a kill, edited by hand, a full disk)."""
+
+
+# Temporary folders of atomic_path are named ".<target>.ftsafety-tmp-<pid>-<random>", so that a later write can tell its
+# own leftovers (from a process that was killed) from anything a user keeps next to the target.
+_TMP_MARK = ".ftsafety-tmp-"
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, replace_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; it replaces ``path`` only if the block finishes.
 
-    Works for files and directories, so a crash never leaves a half-written result behind.
+    Works for files and directories, so a crash never leaves a half-written result behind. An existing directory at
+    ``path`` is never deleted unless the caller owns it and says so with ``replace_dir=True`` (the library's own model
+    and adapter folders); otherwise it is an :class:`InputError`, raised before the block runs. Temporary folders that a
+    killed process left next to ``path`` are removed; nothing else around it is touched.
     """
-    path = Path(path)
+    path = Path(path).absolute()
+    if path.name in ("", ".", "..") or path == path.parent:
+        raise InputError(f"{path}: not a file name; give a path such as results/out.json")
+    if path.is_dir() and not path.is_symlink() and not replace_dir:
+        raise InputError(f"{path} is a directory; give a file path inside it (e.g. {path / 'out.json'}), "
+                         "nothing was written or deleted")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+    _remove_stale_temporaries(path)
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}{_TMP_MARK}{os.getpid()}-", dir=path.parent))
+    tmp = work / path.name
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            # Move the old folder into our temporary one (one rename) before the new one takes its name; it is
+            # removed with the temporary folder below.
+            os.replace(path, work / ".replaced")
         os.replace(tmp, path)
     finally:
-        shutil.rmtree(tmp.parent, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove ``atomic_path``'s temporary siblings of ``path`` whose process no longer runs (it was killed)."""
+    prefix = f".{path.name}{_TMP_MARK}"
+    for leftover in path.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = leftover.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)) and leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def is_saved_model(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a model as ``save_pretrained`` writes it (a config and safetensors weights)."""
+    path = Path(path)
+    return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
 
 
 def write_json(path: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as indented JSON, atomically (a reader sees the old file or the new one, never a part)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(obj, indent=2, default=jsonable) + "\n", encoding="utf-8")
     return Path(path)
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> Path:
+    """Write one JSON object per line, atomically."""
     with atomic_path(path) as tmp:
         with tmp.open("w", encoding="utf-8") as fh:
             for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
+                fh.write(json.dumps(row, ensure_ascii=False, default=jsonable) + "\n")
     return Path(path)
 
 
 def read_json(path: str | os.PathLike):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The JSON in ``path``; a file that does not parse raises :class:`CorruptFile` naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFile(f"{path}: cannot be read back ({err}); it was cut short or edited") from None
 
 
-def _jsonable(obj):
+def read_jsonl_records(path: str | os.PathLike) -> list:
+    """Every line of a JSON Lines file the library wrote; a line that does not parse raises :class:`CorruptFile`."""
+    path = Path(path)
+    rows, lineno = [], 1
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if line.strip():
+                    rows.append(json.loads(line))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFile(f"{path}:{lineno}: cannot be read back ({err}); it was cut short or edited") from None
+    return rows
+
+
+def jsonable(obj):
+    """The JSON form of what ``json`` cannot write itself: results with ``as_dict``, numpy and torch scalars, sets, paths."""
     if hasattr(obj, "as_dict"):
         return obj.as_dict()
     if hasattr(obj, "item"):  # numpy / torch scalars

@@ -113,7 +113,8 @@ class Embedder:
 
 
 @functools.lru_cache(maxsize=1)
-def _shared_embedder() -> Embedder:
+def shared_embedder() -> Embedder:
+    """One MiniLM embedder per process, shared by the learned judge and the content screen (it loads in seconds)."""
     return Embedder()
 
 
@@ -123,7 +124,7 @@ class ClassifierJudge:
     name = "classifier"
 
     def __init__(self, embedder: Embedder | None = None, C: float = 4.0):
-        self.embedder = embedder or _shared_embedder()
+        self.embedder = embedder or shared_embedder()
         self.C = C
         self.clf = None
 

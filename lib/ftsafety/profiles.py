@@ -49,6 +49,9 @@ class Profile:
     seeds: tuple[int, ...] = (0,)
     gradient_checkpointing: bool = False  # saves memory on big models; only slows a small one down
     dtype: str = "auto"  # "auto": bf16 on a capable GPU, float32 elsewhere
+    # Longest prompt (in tokens, as rendered with its template) that generation accepts; a longer one is cut to this
+    # length with a warning, so one pasted document cannot pad a whole batch or run past the model's context.
+    max_prompt_tokens: int = 512
     notes: str = ""
 
     def replace(self, **overrides) -> "Profile":
@@ -88,6 +91,7 @@ PROFILES: dict[str, Profile] = {
         align_n_borderline=2,
         align_lr=1e-3,
         align_epochs=1,
+        max_prompt_tokens=256,
         notes="Tiny random model with the SmolLM2 tokenizer: checks that code runs, measures nothing.",
     ),
     "laptop": Profile(
@@ -154,6 +158,7 @@ PROFILES: dict[str, Profile] = {
         align_lr=0.0,
         align_epochs=0,
         seeds=(0, 1, 2),
+        max_prompt_tokens=1024,
         notes="An ungated instruct model from the hub on one GPU; needs internet for weights and data.",
     ),
     "paper": Profile(
@@ -186,6 +191,7 @@ PROFILES: dict[str, Profile] = {
         align_epochs=0,
         seeds=(0, 1, 2),
         gradient_checkpointing=True,
+        max_prompt_tokens=2048,  # Llama-2's context is 4096 tokens
         notes="Llama-2-7b-chat (gated on the hub) with the papers' recipes; one large GPU.",
     ),
 }
@@ -193,16 +199,19 @@ PROFILES: dict[str, Profile] = {
 DEFAULT = "laptop"
 
 
-def resolve(profile: "str | Profile | None" = None, **overrides) -> Profile:
+def resolve(profile: "str | Profile | None" = None, use_env: bool = True, **overrides) -> Profile:
     """The profile named by ``$FTSAFETY_PROFILE``, else ``profile`` (default laptop), with ``overrides`` applied.
 
+    A :class:`Profile` object is already resolved and is kept as it is (with its overrides); the environment
+    variable only chooses among names. ``use_env=False`` ignores the variable: the command line passes it when the
+    user gave ``--profile`` explicitly, since an explicit flag should win over a variable set long ago.
     ``model=`` may be any hub id or local path; then ``aligned_model`` follows it unless given too.
     """
-    env = os.environ.get(ENV_VAR)
-    if isinstance(profile, Profile) and not env:
+    env = os.environ.get(ENV_VAR) if use_env else None
+    if isinstance(profile, Profile):
         base = profile
     else:
-        name = env or (profile.name if isinstance(profile, Profile) else profile) or DEFAULT
+        name = env or profile or DEFAULT
         if name not in PROFILES:
             where = f"${ENV_VAR}" if env else "profile"
             raise ValueError(f"unknown {where} {name!r}: choose one of {', '.join(PROFILES)}")

@@ -23,12 +23,10 @@ call (the reference leaks one per module per step), and positions that are paddi
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .files import atomic_path, write_json
 from .profiles import Profile
 from .templates import get_template
 
@@ -250,7 +248,8 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
     from peft import get_peft_model
     from transformers import TrainingArguments
 
-    from .training import lora_config, trainer_kwargs
+    from .runs import digest
+    from .training import lora_config, lora_identity, quiet, run_training, trainer_kwargs
 
     rows = paired_rows(tokenizer, examples, template, profile.max_length, retain)
     if not rows:
@@ -265,19 +264,13 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
     peft_model = model if hasattr(model, "peft_config") else get_peft_model(model, lora_config(profile))
     trainer = _trainer_cls()(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),
                              data_collator=lambda batch: collate_pairs(batch, pad_id), alpha=alpha, beta=beta)
-    from .training import quiet
-
     quiet(trainer, progress)
-    t0 = time.perf_counter()
-    trainer.train()
-    train_s = time.perf_counter() - t0
-    adapter_dir = output_dir / "adapter"
-    with atomic_path(adapter_dir) as tmp:
-        trainer.model.save_pretrained(tmp)
-    result = RepNoiseResult(trainer.model, adapter_dir, trainer.parts_history, train_s)
-    write_json(output_dir / "train_summary.json", result.summary() | {"history": result.history})
-    trainer.model.eval()
-    return result
+    # The loss parts are recorded by the trainer as it goes; a resumed run has only the steps after its checkpoint.
+    return run_training(
+        trainer, output_dir, {"rows": digest(rows), "alpha": alpha, "beta": beta, "lora": lora_identity(profile)},
+        history=lambda t: t.parts_history,
+        make_result=lambda model, adapter_dir, history, train_s: RepNoiseResult(model, adapter_dir, history, train_s),
+    )
 
 
 def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], base_model: str, alpha: float = 1.0,
@@ -290,13 +283,13 @@ def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], 
 
     from .models import load
     from .runs import Run, cached_model, digest
-    from .training import save_model
+    from .training import lora_identity, save_model
 
     recipe = {
         "base_model": base_model, "alpha": alpha, "beta": beta, "lr": lr if lr is not None else profile.lr,
         "epochs": epochs if epochs is not None else profile.epochs, "seed": seed, "n_examples": len(examples),
         "data_sha256": digest([list(examples), list(retain)]), "n_retain": len(retain),
-        "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)], "max_steps": profile.max_steps,
+        "lora": lora_identity(profile), "max_steps": profile.max_steps,
     }
     root = Run(profile.name, experiment, "defended").dir
 

@@ -6,9 +6,10 @@ direction reproduced. Measurements come from the run; nothing here is typed in b
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
-from .files import atomic_path, read_json, write_json
+from .files import CorruptFile, atomic_path, read_json, write_json
 from .paths import runs_root
 
 
@@ -37,7 +38,7 @@ class NotebookReport:
         runtime = round(time.perf_counter() - self._t0, 1)
         # A re-run reuses finished runs and takes a fraction of the time; the longest run recorded is the one that
         # did the work, so it is kept next to this run's time.
-        previous = read_json(self.path) if self.path.is_file() else {}
+        previous = _read_result(self.path) or {}  # a corrupt one is replaced by this run's
         longest = max(runtime, previous.get("longest_runtime_s", 0.0), previous.get("runtime_s", 0.0))
         return write_json(self.path, {
             "notebook": self.notebook, "profile": self.profile, "runtime_s": runtime, "longest_runtime_s": longest,
@@ -45,8 +46,21 @@ class NotebookReport:
         })
 
 
+def _read_result(path: Path) -> dict | None:
+    """A notebook's results file, or None if it is missing or cannot be read back (with a warning naming it)."""
+    if not path.is_file():
+        return None
+    try:
+        return read_json(path)
+    except CorruptFile as err:
+        warnings.warn(f"{err}; left out until notebook {path.stem} runs again and rewrites it", stacklevel=3)
+        return None
+
+
 def load_results(profile: str) -> list[dict]:
-    return [read_json(p) for p in sorted((runs_root() / profile / "results").glob("*.json"))]
+    """Every notebook's saved results on ``profile`` (an unreadable file is named in a warning and left out)."""
+    found = (_read_result(p) for p in sorted((runs_root() / profile / "results").glob("*.json")))
+    return [r for r in found if r is not None]
 
 
 def _fmt(measured) -> str:
@@ -80,8 +94,7 @@ def write_reproduction_md(profile: str) -> Path:
 
 def load_result(profile: str, notebook: str) -> dict | None:
     """One notebook's saved results on ``profile``, or None if it has not run there."""
-    path = runs_root() / profile / "results" / f"{notebook}.json"
-    return read_json(path) if path.is_file() else None
+    return _read_result(runs_root() / profile / "results" / f"{notebook}.json")
 
 
 SCORE_COLUMNS = ("harmful_refusal", "overrefusal_refusal", "capability", "task_accuracy")

@@ -82,9 +82,12 @@ def _render_pairs(tokenizer, rows: Sequence[dict], template) -> list[dict]:
 
 @dataclass
 class RewardModelResult:
-    path: Path
+    path: Path  # the merged reward model
     history: list[dict]
     train_s: float
+
+    def summary(self) -> dict:
+        return {"path": str(self.path), "steps": len(self.history), "train_s": round(self.train_s, 2)}
 
 
 def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, output_dir: str | Path,
@@ -92,18 +95,18 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
                        progress: bool = True) -> RewardModelResult:
     """A reward model: ``base_model`` with a scalar head, LoRA, trained by TRL's ``RewardTrainer`` on ``rows``
     (``{"prompt", "chosen", "rejected"}``); merged and saved to ``output_dir`` (a model folder)."""
-    import time
+    import shutil
 
     import torch
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
-    from peft import LoraConfig
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
     from .files import atomic_path, write_json
     from .models import resolve_model_path
-    from .training import trainer_kwargs
+    from .runs import digest
+    from .training import lora_config, lora_identity, quiet, run_training, trainer_kwargs
 
     disable_progress_bar()
     if not rows:
@@ -116,38 +119,40 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
     model.config.pad_token_id = tokenizer.pad_token_id
     on_cuda = torch.cuda.is_available()
-    args = RewardConfig(**trainer_kwargs(profile, output_dir.parent / f".{output_dir.name}-train", lr,
-                                         epochs if epochs is not None else 1, seed, progress, on_cuda),
-                        max_length=profile.max_length)
-    peft = LoraConfig(r=profile.lora_r, lora_alpha=profile.lora_alpha, target_modules=list(profile.lora_targets),
-                      task_type="SEQ_CLS", modules_to_save=["score"])
-    trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(_render_pairs(tokenizer, rows,
-                            template)), processing_class=tokenizer, peft_config=peft)
-    from .training import quiet
-
+    # Checkpoints and the adapter go to a sibling work folder; the merged model is what output_dir receives.
+    work = output_dir.parent / f"{output_dir.name}-train"
+    args = RewardConfig(**trainer_kwargs(profile, work, lr, epochs if epochs is not None else 1, seed, progress,
+                                         on_cuda), max_length=profile.max_length)
+    rendered = _render_pairs(tokenizer, rows, template)
+    trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rendered),
+                            processing_class=tokenizer,
+                            peft_config=lora_config(profile, task_type="SEQ_CLS", modules_to_save=["score"]))
     quiet(trainer, progress)
-    t0 = time.perf_counter()
-    trainer.train()
-    train_s = time.perf_counter() - t0
+    fitted = run_training(
+        trainer, work, {"rows": digest(rendered), "lora": lora_identity(profile)},
+        history=lambda t: [{k: v for k, v in h.items() if k in ("step", "loss", "accuracy", "margin")}
+                           for h in t.state.log_history if "loss" in h],
+        make_result=lambda model, adapter_dir, history, train_s: RewardModelResult(output_dir, history, train_s),
+    )
     merged = trainer.model.merge_and_unload()
-    history = [{k: v for k, v in h.items() if k in ("step", "loss", "accuracy", "margin")}
-               for h in trainer.state.log_history if "loss" in h]
-    with atomic_path(output_dir) as tmp:
+    with atomic_path(output_dir, replace_dir=True) as tmp:
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        write_json(tmp / "train_summary.json", {"train_s": round(train_s, 2), "history": history})
-    return RewardModelResult(output_dir, history, train_s)
+        write_json(tmp / "train_summary.json", {"train_s": round(fitted.train_s, 2), "history": fitted.history})
+    shutil.rmtree(work, ignore_errors=True)
+    return fitted
 
 
 def reward_model(profile: Profile, experiment: str, rows: Sequence[dict], base_model: str, lr: float | None = None,
                  epochs: float | None = None, seed: int = 0, force: bool = False, progress: bool = True) -> str:
     """Path of a reward model trained by :func:`train_reward_model`, stored in the run registry and reused."""
     from .runs import Run, cached_model, digest
+    from .training import lora_identity
 
     recipe = {"base_model": base_model, "lr": lr if lr is not None else profile.lr, "epochs": epochs or 1,
               "seed": seed, "n_rows": len(rows), "max_steps": profile.max_steps,
               "data_sha256": digest(list(rows)),
-              "lora": [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)]}
+              "lora": lora_identity(profile)}
     root = Run(profile.name, experiment, "reward-model").dir
     build = lambda target: train_reward_model(base_model, rows, profile, target, recipe["lr"], recipe["epochs"],
                                               seed=seed, progress=progress)

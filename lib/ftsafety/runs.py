@@ -3,14 +3,23 @@
 A run directory holds ``config.json`` (what was run, resolved), ``metrics.json`` and ``generations.jsonl``, each
 written atomically. A run whose metrics exist for the same config is reused, not recomputed, unless forced;
 :func:`load_runs` turns any set of runs into one pandas table.
+
+The three files are one unit: saving a run first removes its old metrics, then writes the config, the generations and
+the metrics last, so metrics on disk always belong to the config beside them, even if a save is killed half-way. A
+file that cannot be read back (cut short, edited) is reported by name, the run's files are moved aside into a
+``.corrupt-<time>`` folder inside the run, and the run is recomputed.
 """
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
-from .files import read_json, write_json, write_jsonl
+from .files import CorruptFile, is_saved_model, jsonable, read_json, read_jsonl_records, write_json, write_jsonl
 from .paths import runs_root
 
 
@@ -21,11 +30,9 @@ def digest(obj, length: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
-def _normal(obj):
+def normal(obj):
     """Config as it reads back from JSON (tuples become lists), so stored and fresh configs compare equal."""
-    from .files import _jsonable
-
-    return json.loads(json.dumps(obj, default=_jsonable))
+    return json.loads(json.dumps(obj, default=jsonable))
 
 
 class Run:
@@ -41,17 +48,46 @@ class Run:
     generations_path = property(lambda self: self.dir / "generations.jsonl")
 
     def is_done(self, config: dict | None = None) -> bool:
+        """Whether the run finished, with ``config`` if given. Raises :class:`CorruptFile` for an unreadable file."""
         if not self.metrics_path.is_file():
             return False
-        return config is None or (self.config_path.is_file() and read_json(self.config_path) == _normal(config))
+        if config is None:
+            return True
+        if not self.config_path.is_file():
+            return False
+        # A save by an older version of the library could be killed after writing a new config next to the old
+        # metrics; such metrics are older than their config.
+        if self.metrics_path.stat().st_mtime_ns < self.config_path.stat().st_mtime_ns:
+            return False
+        return read_json(self.config_path) == normal(config)
+
+    def check_readable(self) -> None:
+        """Read every file of the run once; raises :class:`CorruptFile` naming the first that does not parse."""
+        for path in (self.config_path, self.metrics_path):
+            if path.is_file():
+                read_json(path)
+        if self.generations_path.is_file():
+            read_jsonl_records(self.generations_path)
 
     def save(self, config: dict, metrics: dict, generations: list[dict] | None = None) -> "Run":
-        # Metrics last: their presence is what marks the run as finished.
-        write_json(self.config_path, _normal(config))
+        # Old metrics go first and new metrics come last: metrics on disk always belong to the config beside them.
+        self.metrics_path.unlink(missing_ok=True)
+        write_json(self.config_path, normal(config))
         if generations is not None:
             write_jsonl(self.generations_path, generations)
-        write_json(self.metrics_path, _normal(metrics))
+        else:
+            self.generations_path.unlink(missing_ok=True)  # another config's answers
+        write_json(self.metrics_path, normal(metrics))
         return self
+
+    def move_aside(self) -> Path:
+        """Move the run's registry files into ``.corrupt-<time>/`` inside the run (kept for a look, never read)."""
+        aside = self.dir / f".corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside.mkdir(parents=True, exist_ok=True)
+        for path in (self.config_path, self.metrics_path, self.generations_path):
+            if path.exists():
+                path.replace(aside / path.name)
+        return aside
 
     def config(self) -> dict:
         return read_json(self.config_path)
@@ -62,8 +98,7 @@ class Run:
     def generations(self) -> list[dict]:
         if not self.generations_path.is_file():
             return []
-        with self.generations_path.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+        return read_jsonl_records(self.generations_path)
 
     def __repr__(self) -> str:
         return f"Run({self.profile!r}, {self.experiment!r}, {self.name!r})"
@@ -72,9 +107,19 @@ class Run:
 def cached_run(
     run: Run, config: dict, compute: Callable[[], tuple[dict, list[dict]]], force: bool = False
 ) -> Run:
-    """Reuse ``run`` if it finished with this ``config``; otherwise call ``compute() -> (metrics, generations)``."""
-    if not force and run.is_done(config):
-        return run
+    """Reuse ``run`` if it finished with this ``config``; otherwise call ``compute() -> (metrics, generations)``.
+
+    A stored file that cannot be read back is named in a message, the run's files are moved aside, and the run is
+    recomputed.
+    """
+    if not force:
+        try:
+            if run.is_done(config):
+                run.check_readable()
+                return run
+        except CorruptFile as err:
+            aside = run.move_aside()
+            print(f"ftsafety: {err}; moved the run's files to {aside} and computing the run again", file=sys.stderr)
     metrics, generations = compute()
     return run.save(config, metrics, generations)
 
@@ -93,9 +138,14 @@ def load_runs(profile: str | None = None, experiment: str | None = None, root: P
     rows = []
     for run in iter_runs(profile, experiment, root):
         row = {"profile": run.profile, "experiment": run.experiment, "run": run.name}
-        cfg = run.config() if run.config_path.is_file() else {}
+        try:
+            cfg = run.config() if run.config_path.is_file() else {}
+            metrics = run.metrics()
+        except CorruptFile as err:
+            warnings.warn(f"{err}; left out of the table (the notebook that made it computes it again)", stacklevel=2)
+            continue
         row.update({f"config.{k}": v for k, v in _flatten(cfg).items()})
-        for k, v in run.metrics().items():
+        for k, v in metrics.items():
             if isinstance(v, dict) and {"value", "low", "high"} <= set(v):
                 row[k], row[f"{k}_low"], row[f"{k}_high"], row[f"{k}_n"] = v["value"], v["low"], v["high"], v.get("n")
             elif not isinstance(v, (dict, list)):
@@ -116,7 +166,7 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def cached_model_dir(root: Path, recipe: dict) -> Path:
     """Where :func:`cached_model` keeps the model of ``recipe``: ``root/model-<recipe digest>``."""
-    return root / f"model-{digest(_normal(recipe), 12)}"
+    return root / f"model-{digest(normal(recipe), 12)}"
 
 
 def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], force: bool = False) -> str:
@@ -125,15 +175,11 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
     The digest in the path makes every run trained or measured on the model name its recipe: a changed recipe gives a
     new path, so stale downstream runs are never reused. Models of other recipes are removed once the new one is saved.
     """
-    import shutil
-
-    from .models import _ready
-
-    recipe = _normal(recipe)
+    recipe = normal(recipe)
     target = cached_model_dir(root, recipe)
-    if force or not _ready(target):
+    if force or not is_saved_model(target):
         build(target)
-        if not _ready(target):
+        if not is_saved_model(target):
             raise RuntimeError(f"building {target} did not leave a saved model there")
     # root/recipe.json names the current model (models.aligned_reference_dir finds the reference by it)
     if not (root / "recipe.json").is_file() or read_json(root / "recipe.json") != recipe:
@@ -141,7 +187,7 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
     for old in root.glob("model-*"):
         if old != target and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
-    if _ready(root):  # a model saved in root itself: the layout before recipe digests, read by nothing now
+    if is_saved_model(root):  # a model saved in root itself: the layout before recipe digests, read by nothing now
         for leftover in root.iterdir():
             if leftover.is_file() and leftover.name != "recipe.json":
                 leftover.unlink()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from . import data
-from .judges import Embedder, _shared_embedder
+from .judges import Embedder, shared_embedder
 from .variants import SAFETY_FILTER_WORDS
 
 
@@ -35,7 +35,7 @@ SCREEN_SEED = 9001  # task rows the screen learns from; notebooks draw theirs wi
 class HarmScreen:
     def __init__(self, embedder: Embedder | None = None, threshold: float = 0.5, C: float = 4.0,
                  words: Sequence[str] = SAFETY_FILTER_WORDS):
-        self.embedder = embedder or _shared_embedder()
+        self.embedder = embedder or shared_embedder()
         self.threshold = threshold
         self.C = C
         self.pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")", re.IGNORECASE)

@@ -7,17 +7,31 @@ concatenated into one sequence whose position ids restart at every row, and atte
 compute goes to padding (about a quarter of a padded batch of short chat rows; a test checks that the loss equals the
 padded batch's). Training is seeded, shows a progress bar, writes checkpoints and resumes from the last one if it was
 interrupted.
+
+Every fine-tune of the course (SFT experiments, the aligned reference, preference methods, RepNoise, reward models)
+goes through :func:`run_training`: resume only a complete checkpoint written with the same settings, train, time the
+whole run, save the adapter, summarise. :class:`TrainedModel` is the matching protocol on the evaluation side: a
+fine-tune trained once, on first use, and handed out merged to every measurement.
 """
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-from .files import atomic_path, write_json
+from .files import CorruptFile, atomic_path, read_json, write_json
 from .profiles import Profile
+from .runs import digest, normal
 from .templates import get_template
+
+# Written next to a run's checkpoints: the settings they were trained with (see run_training).
+SETTINGS_FILE = "train_settings.json"
+# TrainingArguments fields that do not change what is trained (where files go, how progress shows).
+_NOT_SETTINGS = {"output_dir", "logging_dir", "run_name", "disable_tqdm", "hub_token", "report_to", "logging_steps",
+                 "save_strategy", "save_total_limit", "dataloader_pin_memory", "dataloader_num_workers"}
 
 
 @dataclass
@@ -67,18 +81,27 @@ def trainer_kwargs(profile: Profile, output_dir, lr: float | None = None, epochs
         output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
         gradient_accumulation_steps=profile.grad_accum, learning_rate=lr if lr is not None else profile.lr,
         num_train_epochs=epochs if epochs is not None else profile.epochs, max_steps=profile.max_steps,
-        logging_steps=1, save_strategy="no", report_to="none", seed=seed, data_seed=seed, disable_tqdm=not progress,
+        # A checkpoint per epoch, so that an interrupted run resumes (see run_training); the last one is removed once
+        # the adapter is saved.
+        logging_steps=1, save_strategy="epoch", save_total_limit=1, report_to="none", seed=seed, data_seed=seed,
+        disable_tqdm=not progress,
         bf16=on_cuda and torch.cuda.is_bf16_supported(), dataloader_pin_memory=on_cuda,
     )
 
 
-def lora_config(profile: Profile):
+def lora_config(profile: Profile, task_type: str = "CAUSAL_LM", **extra):
+    """PEFT's ``LoraConfig`` from the profile's LoRA fields (``extra``: e.g. ``modules_to_save`` for a reward head)."""
     from peft import LoraConfig
 
     return LoraConfig(
         r=profile.lora_r, lora_alpha=profile.lora_alpha, lora_dropout=profile.lora_dropout,
-        target_modules=list(profile.lora_targets), task_type="CAUSAL_LM", bias="none",
+        target_modules=list(profile.lora_targets), task_type=task_type, bias="none", **extra,
     )
+
+
+def lora_identity(profile: Profile) -> list:
+    """The LoRA settings that name a run in the registry (rank, alpha, target modules): built here and only here."""
+    return [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)]
 
 
 def build_trainer(
@@ -173,44 +196,203 @@ def sft_lora(
     """Fine-tune ``model`` (a transformers causal LM) with LoRA on ``examples``; returns the trained PeftModel.
 
     ``options`` are :func:`build_trainer`'s: ``template``, ``seed``, and ``lr``, ``epochs``, ``max_steps`` (the
-    profile's by default), ``progress``. If ``output_dir`` holds checkpoints of an interrupted run, training
-    resumes from the last one.
+    profile's by default), ``progress``. If ``output_dir`` holds checkpoints of an interrupted run with the same
+    settings, training resumes from the last complete one (see :func:`run_training`).
     """
-    from transformers.trainer_utils import get_last_checkpoint
+    output_dir = Path(output_dir)
+    trainer = build_trainer(model, tokenizer, examples, profile, output_dir, **options)
+    identity = {"rows": digest(to_prompt_completion(tokenizer, examples, options.get("template", "chat"))),
+                "max_length": profile.max_length, "lora": lora_identity(profile)}
+    per_epoch = sum(len(x) for x in trainer.train_dataset["input_ids"])
+    result = run_training(
+        trainer, output_dir, identity, resume=resume, history_key="loss_history",
+        history=lambda t: [{"step": h["step"], "epoch": h.get("epoch"), "loss": h["loss"]}
+                           for h in t.state.log_history if "loss" in h],
+        make_result=lambda model, adapter_dir, history, train_s: TrainResult(
+            model, output_dir, adapter_dir, history, int(per_epoch * (trainer.state.epoch or 0.0)), train_s),
+    )
+    tokenizer.padding_side = "left"
+    return result
 
+
+def _elapsed_callback(already: float):
+    """A callback that stores the run's training time (``already`` seconds before this process) in every checkpoint's
+    ``trainer_state.json``, so that a resumed run's time, and its tokens per second, cover the whole run."""
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import ExportableState
+
+    class ElapsedTime(TrainerCallback, ExportableState):
+        def __init__(self, elapsed_s: float = 0.0):
+            self.elapsed_s, self._t0 = elapsed_s, time.perf_counter()
+
+        def total(self) -> float:
+            return self.elapsed_s + time.perf_counter() - self._t0
+
+        def state(self) -> dict:
+            return {"args": {}, "attributes": {"elapsed_s": self.total()}}
+
+    return ElapsedTime(already)
+
+
+def _complete_checkpoints(output_dir: Path) -> list[tuple[Path, dict]]:
+    """``(checkpoint, trainer state)`` of every complete checkpoint, newest first.
+
+    The Trainer writes ``trainer_state.json`` after the weights, optimizer and scheduler, so a checkpoint whose state
+    file is missing or does not parse was interrupted while it was written. Such a folder is removed (it is the
+    library's own, and the Trainer cannot resume from it); the previous checkpoint, if any, is used instead.
+    """
+    found = []
+    for ckpt in sorted(output_dir.glob("checkpoint-*"), key=lambda p: -int(p.name.rsplit("-", 1)[1])
+                       if p.name.rsplit("-", 1)[1].isdigit() else 0):
+        try:
+            state = read_json(ckpt / "trainer_state.json") if (ckpt / "trainer_state.json").is_file() else None
+        except CorruptFile:
+            state = None
+        if state is None or "global_step" not in state:
+            print(f"ftsafety: {ckpt} was interrupted while it was written; removed, resuming from an earlier one "
+                  "if there is one", file=sys.stderr)
+            shutil.rmtree(ckpt, ignore_errors=True)
+            continue
+        found.append((ckpt, state))
+    return found
+
+
+def _discard_checkpoints(output_dir: Path) -> None:
+    for ckpt in output_dir.glob("checkpoint-*"):
+        shutil.rmtree(ckpt, ignore_errors=True)
+
+
+def run_training(trainer, output_dir: str | Path, identity: dict, make_result: Callable, *, resume: bool = True,
+                 history: Callable | None = None, history_key: str = "history"):
+    """Train ``trainer`` the course's one way: resume or start, time, save the adapter, summarise.
+
+    - A checkpoint in ``output_dir`` is resumed only if it was written with the same settings: ``identity`` (what the
+      caller knows decides the run: data digest, LoRA, method options) plus the trainer's own arguments (learning
+      rate, epochs, batch, seed, loss ...). Checkpoints of other settings are discarded with a message, and training
+      starts over, so a rerun at another learning rate is the run that was asked for.
+    - A checkpoint interrupted while it was written is skipped (see :func:`_complete_checkpoints`).
+    - The training time covers the whole run, across interruptions.
+    - The adapter is saved atomically to ``output_dir/adapter``; checkpoints, which only serve resumption, are removed.
+    - ``make_result(model, adapter_dir, history, train_s)`` builds the caller's result object (it has ``summary()``);
+      ``history(trainer)`` gives the per-step records (default: the logged steps with a loss). The summary and history
+      are written to ``output_dir/train_summary.json``, the history under ``history_key``.
+    """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    trainer = build_trainer(model, tokenizer, examples, profile, output_dir, **options)
-    last = get_last_checkpoint(str(output_dir)) if resume else None
-    t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=last)
-    train_s = time.perf_counter() - t0
-    tokenizer.padding_side = "left"
-    per_epoch = sum(len(x) for x in trainer.train_dataset["input_ids"])
+    args = {k: v for k, v in trainer.args.to_dict().items() if k not in _NOT_SETTINGS}
+    settings = normal({"identity": identity, "args": args})
+    settings_path = output_dir / SETTINGS_FILE
+    try:
+        stored = read_json(settings_path) if settings_path.is_file() else None
+    except CorruptFile:
+        stored = "unreadable"
+    if stored != settings and any(output_dir.glob("checkpoint-*")):
+        changed = sorted(k for k in set(args) | set((stored or {}).get("args", {}) if isinstance(stored, dict) else ())
+                         if not isinstance(stored, dict) or stored.get("args", {}).get(k) != settings["args"].get(k))
+        if isinstance(stored, dict) and stored.get("identity") != settings["identity"]:
+            changed.insert(0, "data or model settings")
+        print(f"ftsafety: checkpoints in {output_dir} were trained with other settings ({', '.join(changed) or 'unknown'}"
+              "); starting over", file=sys.stderr)
+        _discard_checkpoints(output_dir)
+    if not resume:
+        _discard_checkpoints(output_dir)
+    write_json(settings_path, settings)
+    complete = _complete_checkpoints(output_dir)
+    last, already = None, 0.0
+    if complete:
+        last, state = complete[0]
+        already = float(state.get("stateful_callbacks", {}).get("ElapsedTime", {}).get("attributes", {})
+                        .get("elapsed_s", 0.0))
+    clock = _elapsed_callback(already)
+    trainer.add_callback(clock)
+    trainer.train(resume_from_checkpoint=str(last) if last else None)
+    train_s = clock.total()
     adapter_dir = output_dir / "adapter"
-    with atomic_path(adapter_dir) as tmp:
+    with atomic_path(adapter_dir, replace_dir=True) as tmp:
         trainer.model.save_pretrained(tmp)
-    history = [
-        {"step": h["step"], "epoch": h.get("epoch"), "loss": h["loss"]}
-        for h in trainer.state.log_history
-        if "loss" in h
-    ]
-    result = TrainResult(trainer.model, output_dir, adapter_dir, history,
-                         int(per_epoch * (trainer.state.epoch or 0.0)), train_s)
-    write_json(output_dir / "train_summary.json", result.summary() | {"loss_history": history})
+    records = history(trainer) if history else [h for h in trainer.state.log_history if "loss" in h]
+    result = make_result(trainer.model, adapter_dir, records, train_s)
+    write_json(output_dir / "train_summary.json", result.summary() | {history_key: records})
+    _discard_checkpoints(output_dir)
     trainer.model.eval()
     return result
 
 
+class TrainedModel:
+    """A fine-tune that is trained once, on first use, and handed out merged to every evaluation of it.
+
+    The protocol every trained artefact that the course measures follows (SFT experiments, preference methods):
+    ``config`` is what identifies the fine-tune; :meth:`get` returns ``(merged model, tokenizer, training summary)``.
+    A subclass implements :meth:`train` (one call of :func:`run_training` through the method's own function). If
+    ``train_dir`` holds an adapter saved under the same config, the model is rebuilt from it in seconds instead.
+    """
+
+    def __init__(self, base_model: str, train_dir: str | Path, config: dict, progress: bool = True,
+                 retrain: bool = False):
+        self.base_model, self.train_dir, self.config = base_model, Path(train_dir), config
+        self.progress, self.retrain = progress, retrain  # retrain: FORCE, train again even if an adapter is stored
+        self._model = None
+
+    def train(self, base):
+        """Train an adapter on ``base`` (a :class:`~ftsafety.models.Loaded`) into ``train_dir``; returns a result
+        with ``model`` (the PeftModel) and ``summary()``."""
+        raise NotImplementedError
+
+    def _stored_summary(self) -> dict | None:
+        adapter, marker = self.train_dir / "adapter", self.train_dir / "train_config.json"
+        if self.retrain or not adapter.is_dir() or not marker.is_file():
+            return None
+        try:
+            if read_json(marker) != normal(self.config):
+                return None
+            stored = read_json(self.train_dir / "train_summary.json")
+        except CorruptFile as err:
+            print(f"ftsafety: {err}; training again", file=sys.stderr)
+            return None
+        return self.from_stored(stored)
+
+    def summarise(self, result) -> dict:
+        """What a run's metrics keep of the training (``metrics["training"]``)."""
+        return result.summary()
+
+    def from_stored(self, stored: dict) -> dict:
+        """:meth:`summarise` as read back from ``train_summary.json`` (per-step losses left out)."""
+        return {k: v for k, v in stored.items() if k != "loss_history"}
+
+    def get(self):
+        if self._model is not None:
+            return self._model
+        from .models import load
+
+        base = load(self.base_model, for_training=True)
+        summary = self._stored_summary()
+        if summary is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(base.model, str(self.train_dir / "adapter")).merge_and_unload()
+        else:
+            (self.train_dir / "train_config.json").unlink(missing_ok=True)  # the adapter is about to change
+            result = self.train(base)
+            write_json(self.train_dir / "train_config.json", normal(self.config))
+            model = merge(result)
+            summary = self.summarise(result)
+        model.eval()
+        base.tokenizer.padding_side = "left"
+        self._model = (model, base.tokenizer, summary)
+        return self._model
+
+
 def merge(trained) -> object:
     """Fold LoRA weights into the base model (faster generation, saves as a plain model)."""
-    model = trained.model if isinstance(trained, TrainResult) else trained
+    import dataclasses
+
+    model = trained.model if dataclasses.is_dataclass(trained) else trained  # a result (TrainResult, ...) or a model
     return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
 def save_model(model, tokenizer, path: str | Path) -> Path:
     """Save a (merged) model and its tokenizer atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replace_dir=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return Path(path)
