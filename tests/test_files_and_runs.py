@@ -95,3 +95,15 @@ def test_cached_model_builds_once_per_recipe_and_names_the_recipe_in_its_path(tm
     assert b != a and len(built) == 2 and not Path(a).exists() and Path(b).is_dir()
     with pytest.raises(RuntimeError, match="did not leave a saved model"):
         cached_model(tmp_path, {"lr": 3e-4}, lambda target: None)
+
+
+def test_the_tradeoff_ranks_ties_as_spearman_defines_them():
+    # Tied values get their average rank; ranking them by row order gave 0.21 in one order and 1.0 in the other.
+    import pandas as pd
+
+    from ftsafety.results import tradeoff
+
+    x, y = [0.1, 0.1, 0.2, 0.3, 0.3, 0.4], [0.5, 0.6, 0.6, 0.7, 0.9, 0.9]
+    forward = tradeoff(pd.DataFrame({"capability": x, "harmful_refusal": y}))
+    backward = tradeoff(pd.DataFrame({"capability": x[::-1], "harmful_refusal": y[::-1]}))
+    assert forward["rho"] == pytest.approx(backward["rho"]) == pytest.approx(10 / 11, abs=1e-9)  # scipy.stats.spearmanr

@@ -118,8 +118,14 @@ def scoreboard(profile: str, template: str = "chat", judge: str = "keyword", roo
 
 
 def tradeoff(board, x: str = "capability", y: str = "harmful_refusal", seed: int = 0) -> dict:
-    """Spearman correlation of ``x`` and ``y`` over the board's complete rows, with a bootstrap 95% interval."""
+    """Spearman correlation of ``x`` and ``y`` over the board's complete rows, with a bootstrap 95% interval.
+
+    ``scipy.stats.spearmanr`` ranks ties by their average rank, as Spearman's coefficient is defined; rates measured on
+    the same prompts tie often, and bootstrap resamples repeat rows. A resample in which one column has a single value
+    carries no ordering and counts as 0.
+    """
     import numpy as np
+    from scipy.stats import spearmanr
 
     from .metrics import bootstrap_ci
 
@@ -129,10 +135,9 @@ def tradeoff(board, x: str = "capability", y: str = "harmful_refusal", seed: int
 
     def rho(idx):
         sub = rows[idx.astype(int)]
-        ranks = [np.argsort(np.argsort(sub[:, j])) for j in (0, 1)]
-        if ranks[0].std() == 0 or ranks[1].std() == 0:
+        if np.ptp(sub[:, 0]) == 0 or np.ptp(sub[:, 1]) == 0:
             return 0.0
-        return float(np.corrcoef(ranks[0], ranks[1])[0, 1])
+        return float(spearmanr(sub[:, 0], sub[:, 1]).statistic)
 
     r, lo, hi = bootstrap_ci(np.arange(len(rows)), stat=rho, seed=seed)
     return {"n": len(rows), "rho": r, "low": lo, "high": hi}
