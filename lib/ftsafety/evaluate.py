@@ -69,7 +69,7 @@ def evaluate(
     prompts = eval_prompts(profile, sets)
     gens: list[dict] = []
     metrics: dict = {}
-    kw = dict(batch_size=profile.eval_batch_size, progress=progress)
+    kw = dict(batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens, progress=progress)
 
     safety_sets = [s for s in SAFETY_SETS if s in sets]
     rows = [(s, r) for s in safety_sets for r in prompts[s]]

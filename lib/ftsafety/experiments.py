@@ -148,7 +148,8 @@ def finetune_and_evaluate_each(
 def grade_task(model, tokenizer, task: TaskEval, profile: Profile, template="chat", progress: bool = True):
     """(accuracy Rate, generations) of ``model`` on the held-out task examples."""
     outs = respond(model, tokenizer, [e.prompt for e in task.examples], template, max_new_tokens=task.max_new_tokens,
-                   batch_size=profile.eval_batch_size, progress=progress, desc=f"{task.task} task")
+                   batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens, progress=progress,
+                   desc=f"{task.task} task")
     ok = [grade(task.task, o, e.gold) for e, o in zip(task.examples, outs)]
     gens = [{"set": f"task:{task.task}", "prompt": e.prompt, "response": o, "correct": c}
             for e, o, c in zip(task.examples, outs, ok)]

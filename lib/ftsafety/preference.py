@@ -86,7 +86,8 @@ def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, t
         judge = (judge,)
     judges = [get_judge(j) if isinstance(j, str) else j for j in judge]
     prompts = [p["prompt"] for p in pairs]
-    kw = dict(max_new_tokens=profile.max_new_tokens, batch_size=profile.eval_batch_size, progress=progress)
+    kw = dict(max_new_tokens=profile.max_new_tokens, batch_size=profile.eval_batch_size,
+              max_prompt_tokens=profile.max_prompt_tokens, progress=progress)
     candidates = [[a] for a in respond(model, tokenizer, prompts, template, desc="start model's answers", **kw)]
     if samples:
         torch.manual_seed(seed)
