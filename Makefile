@@ -1,5 +1,6 @@
 # The course in two commands: `make course` (laptop profile, offline, CPU) and `make test`.
-PROFILE ?= laptop
+# empty: $FTSAFETY_PROFILE if set, else laptop (an explicit PROFILE=... is passed as --profile, which wins)
+PROFILE ?=
 ONLY ?=
 # notebook parameters, e.g. SET="BALANCE=[96]" (space-separated NAME=VALUE, applied where a notebook has NAME)
 SET ?=
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 course: install
-	$(BIN)/ftsafety course --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(foreach s,$(SET),--set '$(s)')
+	$(BIN)/ftsafety course $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(foreach s,$(SET),--set '$(s)')
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -42,11 +43,11 @@ doctor: install
 	$(BIN)/ftsafety doctor
 
 align: install
-	$(BIN)/ftsafety align --profile $(PROFILE)
+	$(BIN)/ftsafety align $(if $(PROFILE),--profile $(PROFILE))
 
 # Speed and memory on this machine, one JSON object (also written to runs/<profile>/bench.json).
 bench: install
-	$(BIN)/ftsafety bench --profile $(PROFILE)
+	$(BIN)/ftsafety bench $(if $(PROFILE),--profile $(PROFILE))
 
 # Rebuild data/ from its sources (hand-written lists, then the laptop model's recorded answers).
 data: install

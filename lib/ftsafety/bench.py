@@ -35,18 +35,17 @@ def _rows(n: int) -> list[dict]:
     return shorten(benign_rows(n))
 
 
-def _train_library(profile_name: str, n: int) -> dict:
+def _train_library(profile: Profile, n: int) -> dict:
     from .models import load
     from .training import sft_lora
 
-    profile = resolve(profile_name)
     m = load(profile.model, for_training=True)
     with tempfile.TemporaryDirectory() as d:
         r = sft_lora(m.model, m.tokenizer, _rows(n), profile, d, epochs=1, progress=False)
     return {"tokens_per_s": r.tokens_per_s, "train_s": r.train_s, "tokens": r.train_tokens, "peak_rss_mb": _peak_rss_mb()}
 
 
-def _train_plain_trl(profile_name: str, n: int) -> dict:
+def _train_plain_trl(profile: Profile, n: int) -> dict:
     """What a user would write with TRL's documentation: prompt-completion rows, SFTConfig defaults, a LoRA config."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -55,7 +54,6 @@ def _train_plain_trl(profile_name: str, n: int) -> dict:
 
     from .models import resolve_model_path
 
-    profile = resolve(profile_name)
     path = resolve_model_path(profile.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype="float32")
@@ -79,7 +77,7 @@ def _train_plain_trl(profile_name: str, n: int) -> dict:
     return {"tokens_per_s": tokens / train_s, "train_s": train_s, "tokens": tokens, "peak_rss_mb": _peak_rss_mb()}
 
 
-def _eval_paths(profile_name: str, n_prompts: int) -> dict:
+def _eval_paths(profile: Profile, n_prompts: int) -> dict:
     from peft import get_peft_model
 
     from . import data
@@ -87,7 +85,6 @@ def _eval_paths(profile_name: str, n_prompts: int) -> dict:
     from .models import load
     from .training import lora_config
 
-    profile = resolve(profile_name)
     m = load(profile.model)
     prompts = [r["prompt"] for r in data.harmful("test")][:n_prompts]
     kw = dict(max_new_tokens=profile.max_new_tokens, progress=False)
@@ -109,10 +106,9 @@ def _eval_paths(profile_name: str, n_prompts: int) -> dict:
             "merged_s": merged_s, "n_prompts": len(prompts), "peak_rss_mb": _peak_rss_mb()}
 
 
-def _load_times(profile_name: str) -> dict:
+def _load_times(profile: Profile) -> dict:
     from . import models
 
-    profile = resolve(profile_name)
     out = {}
     if profile.model == "laptop":
         # A first load converts the GGUF; measured into a throw-away cache so the user's cache is untouched.
@@ -131,7 +127,8 @@ def _load_times(profile_name: str) -> dict:
 
 
 def _in_child(fn, *args):
-    # spawn, not fork: a fresh interpreter, so the peak memory is this measurement's alone
+    # spawn, not fork: a fresh interpreter, so the peak memory is this measurement's alone. The child gets the resolved
+    # Profile itself, not its name: resolving a name there would let $FTSAFETY_PROFILE override an explicit --profile.
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
         return pool.submit(fn, *args).result()
 
@@ -144,9 +141,14 @@ def notebook_times(profile: str) -> dict:
 
 def run_bench(profile: "Profile | str | None" = None, n_train: int = 32, n_prompts: int = 40,
               progress=print) -> dict:
+    """Measure every step on ``profile`` (a name is resolved as :func:`ftsafety.profiles.resolve` does) and save
+    ``runs/<profile>/bench.json``; ``n_train`` rows and ``n_prompts`` prompts must each be at least 1."""
+    for what, n in (("n_train", n_train), ("n_prompts", n_prompts)):
+        if n < 1:  # no rows or prompts gives a speed of 0/0, not a measurement
+            raise ValueError(f"bench {what}={n}: must be at least 1 (e.g. ftsafety bench --rows 32 --prompts 40)")
     profile = resolve(profile)
-    steps = [("load", _load_times, (profile.name,)), ("train_library", _train_library, (profile.name, n_train)),
-             ("train_trl", _train_plain_trl, (profile.name, n_train)), ("eval", _eval_paths, (profile.name, n_prompts))]
+    steps = [("load", _load_times, (profile,)), ("train_library", _train_library, (profile, n_train)),
+             ("train_trl", _train_plain_trl, (profile, n_train)), ("eval", _eval_paths, (profile, n_prompts))]
     parts = {}
     for name, fn, args in steps:
         progress(f"[bench] {name} ...")

@@ -3,9 +3,53 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from .files import InputError, read_jsonl
+
+# Folders of the repository that hold the course itself: an --output there would overwrite its code, data or history.
+PROTECTED_DIRS = ("lib", "notebooks", "data", "tests", ".ci", ".git")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (0 tokens, rows or prompts would measure nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def chosen_profile(name: str | None):
+    """The profile to use: an explicit ``--profile`` wins over $FTSAFETY_PROFILE; without one, the variable decides."""
+    from .profiles import resolve
+
+    return resolve(name, use_env=name is None)
+
+
+def check_output_path(path: str) -> Path:
+    """``path`` as a file that ``eval`` may write; an :class:`InputError` when writing there would fail or do harm.
+
+    Checked before any model is loaded, so that a mistyped ``--output`` costs nothing and never touches a folder.
+    """
+    from .paths import REPO_ROOT
+
+    hint = "give a file path such as results/out.jsonl"
+    full = Path(path).resolve()  # symlinks and ".." resolved: a link into lib/ is still lib/
+    if path.endswith(("/", os.sep)) or full.is_dir():
+        raise InputError(f"--output {path!r} is a folder; {hint} (nothing was written)")
+    for name in PROTECTED_DIRS:
+        folder = (REPO_ROOT / name).resolve()
+        if full == folder or folder in full.parents:
+            raise InputError(f"--output {path!r} is inside the repository's {name}/ folder; {hint} outside "
+                             f"{', '.join(d + '/' for d in PROTECTED_DIRS)}")
+    if not full.parent.is_dir():
+        raise InputError(f"--output {path!r}: folder {full.parent} does not exist; create it first or {hint}")
+    return full
 
 
 def cmd_doctor(args) -> int:
@@ -18,7 +62,7 @@ def cmd_doctor(args) -> int:
 def cmd_align(args) -> int:
     from .align import aligned_reference
 
-    print(aligned_reference(args.profile, force=args.force))
+    print(aligned_reference(chosen_profile(args.profile), force=args.force))
     return 0
 
 
@@ -29,20 +73,21 @@ def _model_name(name: str, profile) -> str:
 
 
 def cmd_eval(args) -> int:
+    from . import files
     from .judges import get_judge
     from .metrics import contains_answer, rate
     from .models import load
-    from .profiles import resolve
 
-    profile = resolve(args.profile)
+    output = check_output_path(args.output) if args.output is not None else None
+    profile = chosen_profile(args.profile)
     rows = read_jsonl(args.prompts)
     judge = get_judge(args.judge)
     m = load(_model_name(args.model, profile))
     from .generation import respond
 
-    max_new = args.max_new_tokens or profile.max_new_tokens
+    max_new = args.max_new_tokens if args.max_new_tokens is not None else profile.max_new_tokens
     outs = respond(m.model, m.tokenizer, [r["prompt"] for r in rows], args.template, max_new_tokens=max_new,
-                   batch_size=profile.eval_batch_size)
+                   batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens)
     verdicts = judge([r["prompt"] for r in rows], outs)
     result = {"model": args.model, "prompts": str(args.prompts), "n": len(rows), "judge": args.judge,
               "template": args.template, "max_new_tokens": max_new,
@@ -50,11 +95,11 @@ def cmd_eval(args) -> int:
               "compliance_rate": rate([not v.refused for v in verdicts]).as_dict()}
     if all(isinstance(r.get("answers"), list) for r in rows):
         result["accuracy"] = rate([contains_answer(o, r["answers"]) for r, o in zip(rows, outs)]).as_dict()
-    if args.output:
-        from .files import write_jsonl
-
-        write_jsonl(args.output, [{**r, "response": o, "label": v.label} for r, o, v in zip(rows, outs, verdicts)])
-    print(json.dumps(result, indent=2))
+    # The metrics go out first: a full disk or a read-only folder must not cost the evaluation that was just run.
+    print(json.dumps(result, indent=2), flush=True)
+    if output is not None:
+        files.write_jsonl(output, [{**r, "response": o, "label": v.label} for r, o, v in zip(rows, outs, verdicts)])
+        print(f"ftsafety eval: wrote {len(rows)} responses to {output}", file=sys.stderr)
     return 0
 
 
@@ -73,15 +118,14 @@ def cmd_judge(args) -> int:
 
 def cmd_course(args) -> int:
     from .course import parse_settings, run_course
-    from .profiles import resolve
 
-    return run_course(resolve(args.profile).name, args.only, settings=parse_settings(args.set))
+    return run_course(chosen_profile(args.profile), args.only, settings=parse_settings(args.set))
 
 
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
-    result = run_bench(args.profile, n_train=args.rows, n_prompts=args.prompts,
+    result = run_bench(chosen_profile(args.profile), n_train=args.rows, n_prompts=args.prompts,
                        progress=lambda m: print(m, file=sys.stderr))
     print(json.dumps(result, indent=2))
     return 0
@@ -90,12 +134,13 @@ def cmd_bench(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ftsafety", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
+    profile_help = "profile name (wins over $FTSAFETY_PROFILE; default: the variable, else laptop)"
 
-    s = sub.add_parser("doctor", help="versions, device, offline status, cache, which profiles can run here")
+    s = sub.add_parser("doctor", help="versions, device, offline status, writable folders, which profiles can run here")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("align", help="build (or reuse) the course's aligned reference and print its path")
-    s.add_argument("--profile", default=None)
+    s.add_argument("--profile", default=None, help=profile_help)
     s.add_argument("--force", action="store_true", help="rebuild even if a reference with this recipe exists")
     s.set_defaults(func=cmd_align)
 
@@ -105,9 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prompts", required=True, help="JSONL with a 'prompt' field per line (optional 'answers')")
     s.add_argument("--judge", default="keyword", help="keyword | classifier | llamaguard[:MODEL] | rubric:MODEL")
     s.add_argument("--template", default="chat", help="prompt template (chat, chat:llama, text:vanilla, ...)")
-    s.add_argument("--max-new-tokens", type=int, default=None)
-    s.add_argument("--profile", default=None, help="batch size and defaults (default: laptop)")
-    s.add_argument("--output", default=None, help="also write each prompt with its response and label here")
+    s.add_argument("--max-new-tokens", type=positive_int, default=None, help="default: the profile's")
+    s.add_argument("--profile", default=None, help="batch size and defaults; " + profile_help)
+    s.add_argument("--output", default=None,
+                   help="also write each prompt with its response and label to this file (not a folder), "
+                        "e.g. results/out.jsonl")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("judge", help="label prompt/response lines as refusal or compliance")
@@ -116,19 +163,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_judge)
 
     s = sub.add_parser("course", help="run the notebooks headless (what `make course` runs)")
-    s.add_argument("--profile", default=None)
-    s.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. --only 00 01")
+    s.add_argument("--profile", default=None, help=profile_help)
+    # "+": a bare --only (an empty ONLY in a script) must not silently run the whole course
+    s.add_argument("--only", nargs="+", default=None, help="notebook numbers, e.g. --only 00 01")
     s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a notebook parameter, e.g. --set BALANCE=[96] (repeatable; applies to the "
-                        "notebooks that have it)")
+                   help="override a notebook parameter, e.g. --set BALANCE=[96] or --set FORCE=true (repeatable; "
+                        "applies to the notebooks that have it; checked against the type of its default)")
     s.set_defaults(func=cmd_course)
 
     s = sub.add_parser("bench", help="speed and memory of training, evaluation and loading on this machine (JSON)")
-    s.add_argument("--profile", default=None)
-    s.add_argument("--rows", type=int, default=32, help="training rows (one epoch)")
-    s.add_argument("--prompts", type=int, default=40, help="evaluation prompts")
+    s.add_argument("--profile", default=None, help=profile_help)
+    s.add_argument("--rows", type=positive_int, default=32, help="training rows (one epoch)")
+    s.add_argument("--prompts", type=positive_int, default=40, help="evaluation prompts")
     s.set_defaults(func=cmd_bench)
     return p
+
+
+def _os_error_message(command: str, err: OSError) -> str:
+    """One line for a file-system error: the path, what went wrong and what to do (no traceback)."""
+    what = " ".join(str(err.strerror or err).split())
+    if err.filename is None:  # not about a path (a socket, a pipe): say what happened and nothing more
+        return f"ftsafety {command}: {what}"
+    return (f"ftsafety {command}: {err.filename}: {what}; check that the folder exists and is writable, "
+            "or point FTSAFETY_RUNS / FTSAFETY_CACHE elsewhere")
 
 
 def main(argv=None) -> int:
@@ -141,6 +198,9 @@ def main(argv=None) -> int:
     except RuntimeError as err:  # ModelUnavailable, JudgeUnavailable: say what to install or run
         print(f"ftsafety {args.command}: {err}", file=sys.stderr)
         return 3
+    except OSError as err:  # a read-only or missing runs/cache folder, a full disk
+        print(_os_error_message(args.command, err), file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 from .paths import notebooks_dir, runs_root
+from .profiles import ENV_VAR, Profile, resolve
 from .results import write_reproduction_md
 
 
@@ -53,6 +55,56 @@ def parse_settings(items: list[str]) -> dict:
     return out
 
 
+def _example(name: str, default) -> str:
+    """A ``--set`` argument of the type of ``default``, quoted where a shell would split or expand it."""
+    text = "true" if isinstance(default, bool) else default if isinstance(default, str) else repr(default)
+    return f"--set {name}={text}" if re.fullmatch(r"[\w.+-]+", text) else f"--set \"{name}={text}\""
+
+
+def check_setting(name: str, value, default, notebook: str):
+    """``value`` for parameter ``name`` if it has the type of the notebook's ``default``, else a one-line SystemExit.
+
+    Shells strip quotes and papermill injects any literal, so without this ``--set FORCE=false`` would reach the
+    notebook as the string "false", which is true. Bools accept true/false in any case; an int may stand for a float;
+    a tuple for a list; a None default (the notebook picks) accepts anything.
+    """
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, list):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+    elif type(value) is type(default):
+        return value
+    raise SystemExit(f"--set {name}={value!r}: {notebook} expects {type(default).__name__} for {name} (its default is "
+                     f"{default!r}), e.g. {_example(name, default)}")
+
+
+def check_settings(settings: dict, notebooks: list[Path]) -> dict[Path, dict]:
+    """Each notebook's share of ``settings`` (the parameters it has), checked against its parameters cell.
+
+    Raises SystemExit, before any notebook runs, for a name no notebook has and for a value of the wrong type.
+    """
+    own = {nb: notebook_parameters(nb) for nb in notebooks}
+    unknown = [k for k in settings if k == "PROFILE" or not any(k in p for p in own.values())]
+    if unknown:
+        raise SystemExit(f"--set {', '.join(unknown)}: not a parameter of "
+                         + ", ".join(nb.stem for nb in notebooks) + " (use --profile for PROFILE); their parameters: "
+                         + ", ".join(sorted({k for p in own.values() for k in p} - {"PROFILE"})))
+    return {nb: {k: check_setting(k, v, own[nb][k], nb.stem) for k, v in settings.items() if k in own[nb]}
+            for nb in notebooks}
+
+
 def run_notebook(path: Path, profile: str, out_dir: Path, timeout: int | None = None,
                  parameters: dict | None = None) -> Path:
     """Execute one notebook with papermill; `parameters` override its parameters cell (PROFILE is always `profile`)."""
@@ -68,29 +120,38 @@ def run_notebook(path: Path, profile: str, out_dir: Path, timeout: int | None = 
     return out
 
 
-def run_course(profile: str, only: list[str] | None = None, timeout: int | None = None,
+def run_course(profile: "Profile | str | None" = None, only: list[str] | None = None, timeout: int | None = None,
                settings: dict | None = None) -> int:
-    """Run the notebooks in order; `settings` override parameters of the notebooks that have them."""
+    """Run the notebooks in order; `settings` override parameters of the notebooks that have them.
+
+    A name or Profile given here wins over $FTSAFETY_PROFILE (None: the variable, else laptop). The notebooks receive
+    only the profile's name, so overrides of a Profile object do not reach them.
+    """
+    profile = resolve(profile, use_env=profile is None).name
     nbs = list_notebooks(only)
-    settings = settings or {}
-    own = {nb: notebook_parameters(nb) for nb in nbs}
-    unknown = [k for k in settings if k == "PROFILE" or not any(k in p for p in own.values())]
-    if unknown:
-        raise SystemExit(f"--set {', '.join(unknown)}: not a parameter of "
-                         + ", ".join(nb.stem for nb in nbs) + " (use --profile for PROFILE); their parameters: "
-                         + ", ".join(sorted({k for p in own.values() for k in p} - {"PROFILE"})))
+    per_notebook = check_settings(settings or {}, nbs)
     out_dir = runs_root() / profile / "notebooks"
     t_all = time.perf_counter()
     failed = []
-    for nb in nbs:
-        t0 = time.perf_counter()
-        print(f"[{profile}] running {nb.name} ...", flush=True)
-        try:
-            run_notebook(nb, profile, out_dir, timeout, {k: v for k, v in settings.items() if k in own[nb]})
-            print(f"[{profile}] {nb.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
-        except Exception as err:  # papermill raises PapermillExecutionError with the failing cell
-            failed.append(nb.name)
-            print(f"[{profile}] {nb.name} FAILED after {time.perf_counter() - t0:.0f} s: {err}", file=sys.stderr)
+    # The kernels inherit this environment and their notebooks call resolve(PROFILE), where the variable wins: it must
+    # name the chosen profile while they run, or an old FTSAFETY_PROFILE would run them on another one.
+    previous = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = profile
+    try:
+        for nb in nbs:
+            t0 = time.perf_counter()
+            print(f"[{profile}] running {nb.name} ...", flush=True)
+            try:
+                run_notebook(nb, profile, out_dir, timeout, per_notebook[nb])
+                print(f"[{profile}] {nb.name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+            except Exception as err:  # papermill raises PapermillExecutionError with the failing cell
+                failed.append(nb.name)
+                print(f"[{profile}] {nb.name} FAILED after {time.perf_counter() - t0:.0f} s: {err}", file=sys.stderr)
+    finally:
+        if previous is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = previous
     md = write_reproduction_md(profile)
     total = time.perf_counter() - t_all
     print(f"[{profile}] executed notebooks in {out_dir}; reproduction table in {md}")
