@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftsafety-installed
 
-.PHONY: install course test test-fast lab doctor align bench data clean
+.PHONY: install course test test-fast lab doctor align bench data student clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,10 +49,15 @@ align: install
 bench: install
 	$(BIN)/ftsafety bench $(if $(PROFILE),--profile $(PROFILE))
 
+# The student edition: stubs in place of the exercises' solutions, made by nbgrader (GRADED=1 also removes the
+# collapsed solutions, for autograding).
+student: install
+	$(BIN)/python -m ftsafety.student $(if $(GRADED),--graded)
+
 # Rebuild data/ from its sources (hand-written lists, then the laptop model's recorded answers).
 data: install
 	$(BIN)/python data/make_data.py
 	$(BIN)/python data/record_answers.py
 
 clean:
-	rm -rf runs/
+	rm -rf runs/ student/
