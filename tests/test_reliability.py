@@ -46,8 +46,17 @@ def test_the_library_replaces_its_own_folders_only_when_it_says_so(tmp_path):
     for version in ("old", "new"):
         with atomic_path(target, replace_dir=True) as tmp:
             tmp.mkdir()
-            (tmp / "weights").write_text(version)
-    assert (target / "weights").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["adapter"]
+            (tmp / "adapter_config.json").write_text(version)
+    assert (target / "adapter_config.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter"]
+    # A folder that holds no saved model or adapter is not the library's to replace, even with replace_dir.
+    mine = tmp_path / "my-notes"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="does not hold a saved model"):
+        with atomic_path(mine, replace_dir=True) as tmp:
+            tmp.mkdir()
+    assert (mine / "notes.txt").read_text() == "mine"
 
 
 def test_a_killed_write_leaves_no_temporary_folder_behind_for_long(tmp_path):
@@ -84,6 +93,15 @@ def _compute(calls, value=0.5):
         calls.append(value)
         return {"harmful_refusal": {"value": value, "low": 0.1, "high": 0.9, "k": 1, "n": 2}}, [{"prompt": "p"}]
     return compute
+
+
+def test_a_run_copied_without_its_file_times_is_still_done(tmp_path):
+    run = Run("laptop", "exp", "a", root=tmp_path)
+    cached_run(run, {"lr": 1}, _compute([]))
+    os.utime(run.metrics_path, ns=(1, 1))  # as a copy that does not keep times may leave them
+    calls = []
+    cached_run(run, {"lr": 1}, _compute(calls))
+    assert calls == []
 
 
 def test_old_metrics_are_never_read_back_under_a_new_config(tmp_path, monkeypatch):
@@ -140,15 +158,34 @@ def _kill_after_first_checkpoint():
 _BUILD_TRAINER = training.build_trainer
 
 
-def _train(tmp_path, monkeypatch, lr, kill=False, folder="run"):
+def _long_first_step(trainer):
+    """Makes the first step count as 1000 s on the run's clock, as if it had been that slow."""
+    from transformers import TrainerCallback
+
+    class Long(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                for cb in trainer.callback_handler.callbacks:
+                    if type(cb).__name__ == "ElapsedTime":
+                        cb.elapsed_s += 1000
+
+    return Long()
+
+
+def _train(tmp_path, monkeypatch, lr, kill=False, folder="run", slow=False, perturb=False):
     def build(*a, **k):
         trainer = _BUILD_TRAINER(*a, **k)
         if kill:
             trainer.add_callback(_kill_after_first_checkpoint())
+        if slow:
+            trainer.add_callback(_long_first_step(trainer))
         return trainer
 
     monkeypatch.setattr(training, "build_trainer", build)
     m = load("smoke", for_training=True)
+    if perturb:  # another base model saved at the same path (e.g. a rebuilt reference)
+        with torch.no_grad():
+            next(m.model.parameters()).add_(0.01)
     return training.sft_lora(m.model, m.tokenizer, EXAMPLES, _profile(), tmp_path / folder, lr=lr, epochs=3,
                              progress=False)
 
@@ -182,14 +219,30 @@ def test_a_resumed_run_is_the_run_that_was_asked_for(tmp_path, monkeypatch, caps
 def test_a_run_killed_after_a_checkpoint_resumes_from_it_and_times_the_whole_run(tmp_path, monkeypatch):
     fresh = _train(tmp_path, monkeypatch, lr=5e-3, folder="fresh")
     with pytest.raises(Killed):
-        _train(tmp_path, monkeypatch, lr=5e-3, kill=True)
-    ckpt = next((tmp_path / "run").glob("checkpoint-*"))
-    before = json.loads((ckpt / "trainer_state.json").read_text())["stateful_callbacks"]["ElapsedTime"]
+        _train(tmp_path, monkeypatch, lr=5e-3, kill=True, slow=True)
     resumed = _train(tmp_path, monkeypatch, lr=5e-3)
     assert _same(_weights(resumed), _weights(fresh))
     assert resumed.loss_history == fresh.loss_history
-    # The time covers the steps before the kill too, so tokens per second are not inflated by a resume.
-    assert resumed.train_s > before["attributes"]["elapsed_s"] > 0
+    # The time covers the (1000-s) step before the kill too, so tokens per second are not inflated by a resume.
+    assert resumed.train_s > 1000 > fresh.train_s
+
+
+def test_a_checkpoint_is_not_resumed_onto_another_base_model(tmp_path, monkeypatch, capsys):
+    with pytest.raises(Killed):
+        _train(tmp_path, monkeypatch, lr=5e-3, kill=True)
+    fresh_other = _train(tmp_path, monkeypatch, lr=5e-3, folder="fresh", perturb=True)
+    rerun_other = _train(tmp_path, monkeypatch, lr=5e-3, perturb=True)
+    assert _same(_weights(rerun_other), _weights(fresh_other))
+    assert "another base model" in capsys.readouterr().err
+
+
+def test_checkpoints_the_library_did_not_write_are_left_alone(tmp_path, monkeypatch):
+    theirs = tmp_path / "run" / "checkpoint-500"
+    theirs.mkdir(parents=True)
+    (theirs / "trainer_state.json").write_text("{}")
+    with pytest.raises(InputError, match="did not write"):
+        _train(tmp_path, monkeypatch, lr=5e-3)
+    assert (theirs / "trainer_state.json").read_text() == "{}"
 
 
 def test_a_checkpoint_interrupted_while_written_is_skipped(tmp_path, monkeypatch, capsys):

@@ -10,7 +10,9 @@ from pathlib import Path
 from .files import InputError, read_jsonl
 
 # Folders of the repository that hold the course itself: an --output there would overwrite its code, data or history.
-PROTECTED_DIRS = ("lib", "notebooks", "data", "tests", ".ci", ".git")
+PROTECTED_DIRS = ("lib", "notebooks", "data", "tests", ".ci", ".git", ".venv")
+# The project's own files at the repository's top level (an --output beside them, e.g. out.jsonl, is fine).
+PROJECT_FILES = ("README.md", "Makefile", "pyproject.toml", "environment.yml", ".gitignore", "LICENSE")
 
 
 def positive_int(text: str) -> int:
@@ -47,6 +49,8 @@ def check_output_path(path: str) -> Path:
         if full == folder or folder in full.parents:
             raise InputError(f"--output {path!r} is inside the repository's {name}/ folder; {hint} outside "
                              f"{', '.join(d + '/' for d in PROTECTED_DIRS)}")
+    if full.parent == REPO_ROOT.resolve() and full.name in PROJECT_FILES:
+        raise InputError(f"--output {path!r} is the course's own {full.name}; {hint}")
     if not full.parent.is_dir():
         raise InputError(f"--output {path!r}: folder {full.parent} does not exist; create it first or {hint}")
     return full

@@ -81,6 +81,8 @@ def check_setting(name: str, value, default, notebook: str):
     elif isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
+        if name.endswith("EPOCHS") and isinstance(value, float) and value > 0:
+            return value  # trainers take fractional epochs (0.5 = half of the data once)
     elif isinstance(default, list):
         if isinstance(value, (list, tuple)):
             return list(value)

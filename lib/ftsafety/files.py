@@ -68,29 +68,46 @@ def atomic_path(path: str | os.PathLike, replace_dir: bool = False) -> Iterator[
     """Yield a temporary sibling of ``path``; it replaces ``path`` only if the block finishes.
 
     Works for files and directories, so a crash never leaves a half-written result behind. An existing directory at
-    ``path`` is never deleted unless the caller owns it and says so with ``replace_dir=True`` (the library's own model
-    and adapter folders); otherwise it is an :class:`InputError`, raised before the block runs. Temporary folders that a
-    killed process left next to ``path`` are removed; nothing else around it is touched.
+    ``path`` is replaced only with ``replace_dir=True`` (the library's model and adapter folders), and only if it is
+    empty or holds a saved model or adapter; any other directory is an :class:`InputError`, raised before the block
+    runs, and nothing is deleted. Temporary folders that a killed process left next to ``path`` are removed; nothing
+    else around it is touched.
     """
     path = Path(path).absolute()
     if path.name in ("", ".", "..") or path == path.parent:
         raise InputError(f"{path}: not a file name; give a path such as results/out.json")
-    if path.is_dir() and not path.is_symlink() and not replace_dir:
-        raise InputError(f"{path} is a directory; give a file path inside it (e.g. {path / 'out.json'}), "
-                         "nothing was written or deleted")
+    _check_replaceable(path, replace_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}{_TMP_MARK}{os.getpid()}-", dir=path.parent))
     tmp = work / path.name
     try:
         yield tmp
+        _check_replaceable(path, replace_dir)  # a folder may have appeared there while the block ran
+        old = work / ".replaced"
         if path.is_dir() and not path.is_symlink():
             # Move the old folder into our temporary one (one rename) before the new one takes its name; it is
-            # removed with the temporary folder below.
-            os.replace(path, work / ".replaced")
-        os.replace(tmp, path)
+            # removed with the temporary folder below, or put back if the new one cannot take its place.
+            os.replace(path, old)
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            if old.exists():
+                os.replace(old, path)
+            raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_replaceable(path: Path, replace_dir: bool) -> None:
+    if not path.is_dir() or path.is_symlink():
+        return
+    if not replace_dir:
+        raise InputError(f"{path} is a directory; give a file path inside it (e.g. {path / 'out.json'}), "
+                         "nothing was written or deleted")
+    if any(path.iterdir()) and not (is_saved_model(path) or (path / "adapter_config.json").is_file()):
+        raise InputError(f"{path} is a folder that does not hold a saved model or adapter; the library will not "
+                         "replace it. Choose another path, or move the folder away")
 
 
 def _remove_stale_temporaries(path: Path) -> None:

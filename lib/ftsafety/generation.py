@@ -13,6 +13,13 @@ from typing import Sequence
 from .templates import get_template
 
 
+class PromptCutWarning(UserWarning):
+    """Some prompts were longer than the limit and were cut (shown every time: each call cuts other prompts)."""
+
+
+warnings.simplefilter("always", PromptCutWarning)
+
+
 def generate(
     model,
     tokenizer,
@@ -51,7 +58,7 @@ def generate(
                    f"max_new_tokens={max_new_tokens}, so only fewer new tokens keep more of them")
         warnings.warn(f"{len(long)} of {len(texts)} prompts were longer than {limit} tokens and were cut to {limit} "
                       f"(their middle dropped, their start and the template's closing assistant header kept); {how}",
-                      stacklevel=2)
+                      PromptCutWarning, stacklevel=2)
         for i in long:
             ids[i] = cut_middle(ids[i], limit)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

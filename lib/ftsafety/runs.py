@@ -4,8 +4,9 @@ A run directory holds ``config.json`` (what was run, resolved), ``metrics.json``
 written atomically. A run whose metrics exist for the same config is reused, not recomputed, unless forced;
 :func:`load_runs` turns any set of runs into one pandas table.
 
-The three files are one unit: saving a run first removes its old metrics, then writes the config, the generations and
-the metrics last, so metrics on disk always belong to the config beside them, even if a save is killed half-way. A
+The files are one unit: saving a run first removes its old metrics and its ``done.json`` marker, then writes the config,
+the generations, the metrics, and last the marker, which holds the config's digest; so a run counts as done only when
+its metrics belong to the config beside them, even if a save is killed half-way. A
 file that cannot be read back (cut short, edited) is reported by name, the run's files are moved aside into a
 ``.corrupt-<time>`` folder inside the run, and the run is recomputed.
 """
@@ -46,31 +47,43 @@ class Run:
     config_path = property(lambda self: self.dir / "config.json")
     metrics_path = property(lambda self: self.dir / "metrics.json")
     generations_path = property(lambda self: self.dir / "generations.jsonl")
+    done_path = property(lambda self: self.dir / "done.json")
 
     def is_done(self, config: dict | None = None) -> bool:
-        """Whether the run finished, with ``config`` if given. Raises :class:`CorruptFile` for an unreadable file."""
+        """Whether the run finished, with ``config`` if given. Raises :class:`CorruptFile` for an unreadable file.
+
+        A finished run has ``done.json``, written after everything else, holding its config's digest; a run saved
+        before the library wrote that marker counts if its metrics are not older than its config.
+        """
         if not self.metrics_path.is_file():
             return False
+        if self.done_path.is_file():
+            marker = read_json(self.done_path)
+            if config is None:
+                return True
+            return marker.get("config_sha256") == digest(normal(config)) and read_json(self.config_path) == normal(config)
         if config is None:
             return True
-        if not self.config_path.is_file():
+        if not self.config_path.is_file() or read_json(self.config_path) != normal(config):
             return False
-        # A save by an older version of the library could be killed after writing a new config next to the old
-        # metrics; such metrics are older than their config.
         if self.metrics_path.stat().st_mtime_ns < self.config_path.stat().st_mtime_ns:
+            print(f"ftsafety: {self.dir}: its metrics are older than its config (a save was interrupted, or the files "
+                  "were copied without their times); computing the run again", file=sys.stderr)
             return False
-        return read_json(self.config_path) == normal(config)
+        return True
 
     def check_readable(self) -> None:
         """Read every file of the run once; raises :class:`CorruptFile` naming the first that does not parse."""
-        for path in (self.config_path, self.metrics_path):
+        for path in (self.config_path, self.metrics_path, self.done_path):
             if path.is_file():
                 read_json(path)
         if self.generations_path.is_file():
             read_jsonl_records(self.generations_path)
 
     def save(self, config: dict, metrics: dict, generations: list[dict] | None = None) -> "Run":
-        # Old metrics go first and new metrics come last: metrics on disk always belong to the config beside them.
+        # The marker and the old metrics go first, the new metrics and the marker last: a run is done only when its
+        # metrics belong to the config beside them.
+        self.done_path.unlink(missing_ok=True)
         self.metrics_path.unlink(missing_ok=True)
         write_json(self.config_path, normal(config))
         if generations is not None:
@@ -78,13 +91,14 @@ class Run:
         else:
             self.generations_path.unlink(missing_ok=True)  # another config's answers
         write_json(self.metrics_path, normal(metrics))
+        write_json(self.done_path, {"config_sha256": digest(normal(config))})
         return self
 
     def move_aside(self) -> Path:
         """Move the run's registry files into ``.corrupt-<time>/`` inside the run (kept for a look, never read)."""
         aside = self.dir / f".corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
         aside.mkdir(parents=True, exist_ok=True)
-        for path in (self.config_path, self.metrics_path, self.generations_path):
+        for path in (self.config_path, self.metrics_path, self.generations_path, self.done_path):
             if path.exists():
                 path.replace(aside / path.name)
         return aside

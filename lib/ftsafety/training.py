@@ -15,6 +15,7 @@ fine-tune trained once, on first use, and handed out merged to every measurement
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import time
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .files import CorruptFile, atomic_path, read_json, write_json
+from .files import CorruptFile, InputError, atomic_path, read_json, write_json
 from .profiles import Profile
 from .runs import digest, normal
 from .templates import get_template
@@ -90,13 +91,13 @@ def trainer_kwargs(profile: Profile, output_dir, lr: float | None = None, epochs
 
 
 def lora_config(profile: Profile, task_type: str = "CAUSAL_LM", **extra):
-    """PEFT's ``LoraConfig`` from the profile's LoRA fields (``extra``: e.g. ``modules_to_save`` for a reward head)."""
+    """PEFT's ``LoraConfig`` from the profile's LoRA fields; ``extra`` adds or overrides fields (e.g. ``modules_to_save``
+    for a reward head)."""
     from peft import LoraConfig
 
-    return LoraConfig(
-        r=profile.lora_r, lora_alpha=profile.lora_alpha, lora_dropout=profile.lora_dropout,
-        target_modules=list(profile.lora_targets), task_type=task_type, bias="none", **extra,
-    )
+    fields = dict(r=profile.lora_r, lora_alpha=profile.lora_alpha, lora_dropout=profile.lora_dropout,
+                  target_modules=list(profile.lora_targets), task_type=task_type, bias="none")
+    return LoraConfig(**(fields | extra))
 
 
 def lora_identity(profile: Profile) -> list:
@@ -234,16 +235,25 @@ def _elapsed_callback(already: float):
     return ElapsedTime(already)
 
 
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def _checkpoints(output_dir: Path) -> list[Path]:
+    """The Trainer's checkpoint folders in ``output_dir`` (``checkpoint-<step>``), newest first."""
+    found = [p for p in output_dir.iterdir() if p.is_dir() and _CHECKPOINT.match(p.name)]
+    return sorted(found, key=lambda p: -int(_CHECKPOINT.match(p.name).group(1)))
+
+
 def _complete_checkpoints(output_dir: Path) -> list[tuple[Path, dict]]:
     """``(checkpoint, trainer state)`` of every complete checkpoint, newest first.
 
     The Trainer writes ``trainer_state.json`` after the weights, optimizer and scheduler, so a checkpoint whose state
-    file is missing or does not parse was interrupted while it was written. Such a folder is removed (it is the
-    library's own, and the Trainer cannot resume from it); the previous checkpoint, if any, is used instead.
+    file is missing or does not parse was interrupted while it was written. Such a folder is removed (run_training
+    looks here only in a folder whose settings file says the library wrote it) and the previous checkpoint, if any,
+    is used instead.
     """
     found = []
-    for ckpt in sorted(output_dir.glob("checkpoint-*"), key=lambda p: -int(p.name.rsplit("-", 1)[1])
-                       if p.name.rsplit("-", 1)[1].isdigit() else 0):
+    for ckpt in _checkpoints(output_dir):
         try:
             state = read_json(ckpt / "trainer_state.json") if (ckpt / "trainer_state.json").is_file() else None
         except CorruptFile:
@@ -258,18 +268,47 @@ def _complete_checkpoints(output_dir: Path) -> list[tuple[Path, dict]]:
 
 
 def _discard_checkpoints(output_dir: Path) -> None:
-    for ckpt in output_dir.glob("checkpoint-*"):
+    for ckpt in _checkpoints(output_dir):
         shutil.rmtree(ckpt, ignore_errors=True)
+
+
+def model_identity(model) -> dict:
+    """What identifies the weights a trainer starts from: the folder or hub id they were loaded from, and a checksum of
+    the base weights (LoRA layers left out), so that a checkpoint is never resumed onto another model, even one saved
+    at the same path. The checksum is rounded: summation order may differ between machines in the last digits."""
+    import torch
+
+    config = getattr(model, "config", None)
+    total = 0.0
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_" not in name and "modules_to_save" not in name:
+                total += float(p.detach().double().sum())
+    return {"name_or_path": getattr(config, "_name_or_path", None), "weights_sum": float(f"{total:.6g}")}
+
+
+def _settings_changes(stored, settings: dict) -> str:
+    if not isinstance(stored, dict):
+        return "settings it cannot read back"
+    if stored.get("model") != settings["model"]:
+        return "another base model"
+    if stored.get("identity") != settings["identity"]:
+        return "other data or LoRA settings"
+    changed = sorted(k for k in set(stored.get("args", {})) | set(settings["args"])
+                     if stored.get("args", {}).get(k) != settings["args"].get(k))
+    return "another " + ", ".join(changed)
 
 
 def run_training(trainer, output_dir: str | Path, identity: dict, make_result: Callable, *, resume: bool = True,
                  history: Callable | None = None, history_key: str = "history"):
     """Train ``trainer`` the course's one way: resume or start, time, save the adapter, summarise.
 
-    - A checkpoint in ``output_dir`` is resumed only if it was written with the same settings: ``identity`` (what the
-      caller knows decides the run: data digest, LoRA, method options) plus the trainer's own arguments (learning
-      rate, epochs, batch, seed, loss ...). Checkpoints of other settings are discarded with a message, and training
-      starts over, so a rerun at another learning rate is the run that was asked for.
+    - A checkpoint in ``output_dir`` is resumed only if it was written with the same settings: the base model (its
+      path and a checksum of its weights, :func:`model_identity`), ``identity`` (what the caller knows decides the
+      run: data digest, LoRA, method options) and the trainer's own arguments (learning rate, epochs, batch, seed,
+      loss ...). Checkpoints of other settings are discarded with a message, and training starts over, so a rerun at
+      another learning rate is the run that was asked for. ``resume=False`` always starts over. Checkpoints that the
+      library did not write (no settings file next to them) are never touched: that is an :class:`InputError`.
     - A checkpoint interrupted while it was written is skipped (see :func:`_complete_checkpoints`).
     - The training time covers the whole run, across interruptions.
     - The adapter is saved atomically to ``output_dir/adapter``; checkpoints, which only serve resumption, are removed.
@@ -280,22 +319,22 @@ def run_training(trainer, output_dir: str | Path, identity: dict, make_result: C
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     args = {k: v for k, v in trainer.args.to_dict().items() if k not in _NOT_SETTINGS}
-    settings = normal({"identity": identity, "args": args})
+    settings = normal({"model": model_identity(trainer.model), "identity": identity, "args": args})
     settings_path = output_dir / SETTINGS_FILE
-    try:
-        stored = read_json(settings_path) if settings_path.is_file() else None
-    except CorruptFile:
-        stored = "unreadable"
-    if stored != settings and any(output_dir.glob("checkpoint-*")):
-        changed = sorted(k for k in set(args) | set((stored or {}).get("args", {}) if isinstance(stored, dict) else ())
-                         if not isinstance(stored, dict) or stored.get("args", {}).get(k) != settings["args"].get(k))
-        if isinstance(stored, dict) and stored.get("identity") != settings["identity"]:
-            changed.insert(0, "data or model settings")
-        print(f"ftsafety: checkpoints in {output_dir} were trained with other settings ({', '.join(changed) or 'unknown'}"
-              "); starting over", file=sys.stderr)
-        _discard_checkpoints(output_dir)
-    if not resume:
-        _discard_checkpoints(output_dir)
+    if _checkpoints(output_dir):
+        if not settings_path.is_file():
+            raise InputError(f"{output_dir} holds checkpoints that ftsafety did not write (there is no "
+                             f"{SETTINGS_FILE}); move them elsewhere, or train into another folder")
+        try:
+            stored = read_json(settings_path)
+        except CorruptFile:
+            stored = None
+        if stored != settings:
+            print(f"ftsafety: the checkpoints in {output_dir} were trained with {_settings_changes(stored, settings)};"
+                  " starting over", file=sys.stderr)
+            _discard_checkpoints(output_dir)
+        elif not resume:
+            _discard_checkpoints(output_dir)
     write_json(settings_path, settings)
     complete = _complete_checkpoints(output_dir)
     last, already = None, 0.0
@@ -391,7 +430,8 @@ def merge(trained) -> object:
 
 
 def save_model(model, tokenizer, path: str | Path) -> Path:
-    """Save a (merged) model and its tokenizer atomically."""
+    """Save a (merged) model and its tokenizer atomically; a saved model already at ``path`` is replaced (any other
+    folder there is an error, see :func:`~ftsafety.files.atomic_path`)."""
     with atomic_path(path, replace_dir=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
