@@ -4,7 +4,8 @@ Two kinds of safety data, at equal counts:
 - :func:`generic_safety`: a plain harmful request answered with a refusal, in the model's ordinary chat format (the
   "safety-tuned" data of Bianchi et al., as most mixing recipes use it);
 - :func:`mimicking_safety`: the same requests rewritten into the user data's own prompting strategy (AOA wrapper,
-  AutoIF constraint) with refusals that follow that format: Eiras et al.'s "paraphrase" mitigation.
+  AutoIF constraint) with refusals that follow that format (:func:`mimicking_row`, one row): the course's rule-based
+  version of Eiras et al.'s "Paraphrase" mitigation, which paraphrases safety examples to mirror the user data.
 
 Requests come from the harmful *train* split only, so evaluation stays on prompts no training saw.
 """
@@ -14,7 +15,8 @@ import random
 from typing import Sequence
 
 from . import data
-from .restructure import Strategy
+from .restructure import CONSTRAINTS, Strategy
+from .variants import AOA_OPENER, AOA_SYSTEM, AOA_TEMPLATE
 
 
 def safety_count(ratio: float, n_task: int) -> int:
@@ -37,9 +39,45 @@ def generic_safety(n: int, seed: int = 0) -> list[dict]:
     return [{"prompt": r["prompt"], "response": r["refusal"]} for r in _requests(n, seed)]
 
 
-def mimicking_safety(strategy: Strategy, n: int, seed: int = 0) -> list[dict]:
-    """The same requests and refusals as :func:`generic_safety`, written in ``strategy``'s format."""
-    return strategy.rows(generic_safety(n, seed), seed=seed + 1)
+def mimicking_row(request: str, refusal: str, strategy: Strategy, constraint: str | None = None) -> dict:
+    """One harmful request and its refusal as a training row in ``strategy``'s format (the course's rule).
+
+    With AutoIF, the constraint named ``constraint`` (a key of :data:`~ftsafety.restructure.CONSTRAINTS`) is appended to
+    the request after a blank line and the refusal is made to satisfy it. With AOA, the row is then wrapped as the
+    user's rows are: the AOA system prompt, "AOA, execute my instruction: <request>", and the obedient opener, a blank
+    line, then the refusal. These are the steps of :meth:`Strategy.rows <ftsafety.restructure.Strategy.rows>` for one
+    row, with the constraint named rather than drawn; :func:`mimicking_safety` gives the same rows either way.
+    """
+    if strategy.autoif:
+        if constraint is None:
+            raise ValueError(f"strategy {strategy.name!r} appends an AutoIF constraint: name one of {sorted(CONSTRAINTS)}")
+        c = CONSTRAINTS[constraint]
+        request, refusal = f"{request}\n\n{c.instruction}", c.apply(refusal)
+    if strategy.aoa:
+        return {"prompt": AOA_TEMPLATE.user_message(request), "response": f"{AOA_OPENER}\n\n{refusal}",
+                "system": AOA_SYSTEM}
+    return {"prompt": request, "response": refusal}
+
+
+def mimicking_constraints(strategy: Strategy, n: int, seed: int = 0) -> list[str | None]:
+    """The AutoIF constraint of each of :func:`mimicking_safety`'s ``n`` rows (all None for a strategy without AutoIF),
+    drawn as :meth:`Strategy.rows <ftsafety.restructure.Strategy.rows>` draws them."""
+    if not strategy.autoif:
+        return [None] * n
+    rng, names = random.Random(seed + 1), sorted(CONSTRAINTS)
+    return [rng.choice(names) for _ in range(n)]
+
+
+def mimicking_safety(strategy: Strategy, n: int, seed: int = 0, row_fn=None) -> list[dict]:
+    """The same requests and refusals as :func:`generic_safety`, written in ``strategy``'s format.
+
+    ``row_fn(request=, refusal=, strategy=, constraint=)`` writes each row (notebook 04's exercise); by default
+    :meth:`Strategy.rows <ftsafety.restructure.Strategy.rows>` does, which gives the same rows as :func:`mimicking_row`.
+    """
+    if row_fn is None:
+        return strategy.rows(generic_safety(n, seed), seed=seed + 1)
+    return [row_fn(request=r["prompt"], refusal=r["response"], strategy=strategy, constraint=c)
+            for r, c in zip(generic_safety(n, seed), mimicking_constraints(strategy, n, seed))]
 
 
 def mix(task_rows: Sequence[dict], safety_rows: Sequence[dict], seed: int = 0) -> list[dict]:

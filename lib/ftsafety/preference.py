@@ -7,6 +7,8 @@
   paper's era are :data:`PAPER_LOSSES`), ``"kto"`` (TRL's KTOTrainer on the pairs split into unpaired rows), or, where
   the installed TRL has them in ``trl.experimental``, ``"orpo"`` and ``"simpo"`` (CPO with the SimPO loss). DPO losses
   joined by ``+`` are summed (TRL's ``loss_type`` list): ``"sigmoid+sft"`` adds the chosen answers' NLL (RPO).
+- :func:`implicit_reward`, :func:`dpo_sigmoid_loss`, :func:`ipo_loss`, :func:`nca_pair_loss`: three of those losses
+  written out on per-example log-probabilities, equal to TRL's (the references of notebook 05's exercises).
 
 Rows are rendered with the course's templates, exactly as evaluation renders them.
 """
@@ -37,6 +39,50 @@ LOSS_OPTIONS = {"robust": {"label_smoothing": 0.1}, "exo_pair": {"label_smoothin
 def loss_options(method: str) -> dict:
     """The DPOConfig settings of ``method``'s losses (``"robust+sft"`` gets robust's label smoothing)."""
     return {k: v for loss in method.split("+") for k, v in LOSS_OPTIONS.get(loss, {}).items()}
+
+
+def implicit_reward(logps, ref_logps, beta: float):
+    """DPO's implicit reward of each answer, ``beta * (log pi(y|x) - log pi_ref(y|x))`` (Rafailov et al. 2023, §5.1).
+
+    ``logps`` and ``ref_logps`` are tensors of per-example summed log-probabilities of the answer's tokens under the
+    policy and the reference. TRL logs the batch means of these as ``rewards/chosen`` and ``rewards/rejected``.
+    """
+    return beta * (logps - ref_logps)
+
+
+def dpo_sigmoid_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta: float):
+    """DPO's loss (Rafailov et al. 2023, Eq. 7), the batch mean: TRL's ``loss_type="sigmoid"``.
+
+    ``-log sigmoid(beta * ((log pi(y_w) - log pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))))`` per pair, averaged
+    over the batch (``trl.trainer.dpo_trainer.DPOTrainer._compute_loss`` in TRL 1.16).
+    """
+    import torch.nn.functional as F
+
+    margin = (chosen_logps - ref_chosen_logps) - (rejected_logps - ref_rejected_logps)
+    return (-F.logsigmoid(beta * margin)).mean()
+
+
+def ipo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta: float):
+    """IPO's loss (Azar et al. 2023, Eq. 17 with tau = beta), the batch mean: TRL's ``loss_type="ipo"``.
+
+    ``((log-ratio of y_w) - (log-ratio of y_l) - 1 / (2 beta))**2`` per pair. TRL gives it log-probabilities averaged
+    over each answer's completion tokens, not summed (its comment: confirmed with the IPO authors); pass those to match.
+    """
+    margin = (chosen_logps - ref_chosen_logps) - (rejected_logps - ref_rejected_logps)
+    return ((margin - 1 / (2 * beta)) ** 2).mean()
+
+
+def nca_pair_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta: float):
+    """NCA's loss for a pair (Chen et al. 2024), the batch mean: TRL's ``loss_type="nca_pair"``.
+
+    With ``r = beta * (log pi - log pi_ref)`` per answer: ``-log sigmoid(r_w) - 1/2 log sigmoid(-r_w)
+    - 1/2 log sigmoid(-r_l)``. Each answer's reward enters on its own, not only through the margin ``r_w - r_l``.
+    """
+    import torch.nn.functional as F
+
+    chosen = implicit_reward(chosen_logps, ref_chosen_logps, beta)
+    rejected = implicit_reward(rejected_logps, ref_rejected_logps, beta)
+    return (-F.logsigmoid(chosen) - 0.5 * F.logsigmoid(-chosen) - 0.5 * F.logsigmoid(-rejected)).mean()
 
 
 def preference_pairs(n_safety: int, n_helpful: int, seed: int = 0) -> list[dict]:
@@ -192,6 +238,7 @@ def preference_lora(
     template="chat",
     seed: int = 0,
     progress: bool = True,
+    resume: bool = True,
 ) -> PreferenceResult:
     """Train a LoRA adapter on ``model`` with one preference-optimisation method; returns the trained model."""
     from datasets import Dataset
@@ -236,7 +283,7 @@ def preference_lora(
                           peft_config=lora_config(profile))
     quiet(trainer, progress)
     result = run_training(
-        trainer, output_dir, {"rows": digest(dataset), "method": method, "lora": lora_identity(profile)},
+        trainer, output_dir, {"rows": digest(dataset), "method": method, "lora": lora_identity(profile)}, resume=resume,
         history=lambda t: [{k: v for k, v in h.items() if k == "step" or k == "loss" or k.startswith(("rewards/", "logps/"))}
                            for h in t.state.log_history if "loss" in h],
         make_result=lambda model, adapter_dir, history, train_s: PreferenceResult(model, method, adapter_dir, history,
@@ -256,7 +303,7 @@ class PreferenceModel(TrainedModel):
 
     def train(self, base):
         return preference_lora(base.model, base.tokenizer, self.pairs, self.profile, self.train_dir,
-                               method=self.method, progress=self.progress, **self.options)
+                               method=self.method, progress=self.progress, resume=not self.retrain, **self.options)
 
     def summarise(self, result) -> dict:
         return result.summary() | {"history": result.history}

@@ -22,6 +22,7 @@ call (the reference leaks one per module per step), and positions that are paddi
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,20 @@ def mmd(x, y, n_kernels: int = MMD_KERNELS, multiplier: float = MMD_MULTIPLIER):
     k = gaussian_kernel_sum(x, y, n_kernels, multiplier)
     b = x.shape[0]
     return (k[:b, :b] + k[b:, b:] - k[:b, b:] - k[b:, :b]).mean()
+
+
+def repnoise_objective(harmless_ce, noise_mmd, harmful_ce, alpha: float = 1.0, beta: float = 0.001):
+    """The RepNoise loss from its three terms: ``harmless_ce + beta * noise_mmd - alpha * log(harmful_ce + 1)``.
+
+    Minimising it keeps the refusal, pulls the harmful MLP outputs towards noise and pushes the harmful CE up; the log
+    (with the authors' +1, which keeps it finite at a CE of 0) makes each further nat of harmful CE worth less, so the
+    ascent cannot run away. Tensors keep their gradients; plain numbers give a plain number.
+    """
+    if hasattr(harmful_ce, "detach"):
+        import torch
+
+        return harmless_ce + beta * noise_mmd - alpha * torch.log(harmful_ce + 1)
+    return harmless_ce + beta * noise_mmd - alpha * math.log(harmful_ce + 1)
 
 
 def masked_token_ce(logits, input_ids, mask):
@@ -113,9 +128,10 @@ def harmful_mask(harmful_ids, harmless_ids, harmful_attention):
 
 
 def repnoise_loss(model, harmful: dict, harmless: dict, alpha: float = 1.0, beta: float = 0.001,
-                  generator=None) -> RepNoiseParts:
+                  generator=None, mmd_fn=None) -> RepNoiseParts:
     """The RepNoise loss of one batch. ``harmful``/``harmless``: ``input_ids`` and ``attention_mask`` of equal shape,
-    row i of each sharing its prompt; ``harmless`` may carry ``labels`` (-100 where no loss is wanted)."""
+    row i of each sharing its prompt; ``harmless`` may carry ``labels`` (-100 where no loss is wanted). ``mmd_fn``
+    replaces :func:`mmd` (notebook 06 passes the student's, once it matches this one)."""
     import torch
 
     mask = harmful_mask(harmful["input_ids"], harmless["input_ids"], harmful["attention_mask"])
@@ -130,10 +146,12 @@ def repnoise_loss(model, harmful: dict, harmless: dict, alpha: float = 1.0, beta
         captured = []
     keep = mask.unsqueeze(-1).to(out.logits.dtype)
     noise_terms = [out.logits.new_zeros(())]
+    distance = mmd_fn or mmd
     for act in captured:
         act = act * keep
         noise = torch.randn(act.shape, generator=generator, dtype=act.dtype, device=act.device) * keep
-        noise_terms.append(mmd(act.reshape(act.shape[0], -1).float(), noise.reshape(noise.shape[0], -1).float()))
+        d = distance(act.reshape(act.shape[0], -1).float(), noise.reshape(noise.shape[0], -1).float())
+        noise_terms.append(torch.as_tensor(d, dtype=torch.float32, device=act.device))
     noise_mmd = torch.stack(noise_terms[1:]).mean() if len(noise_terms) > 1 else noise_terms[0]
 
     norm, head = _final_norm_and_head(model)
@@ -146,7 +164,7 @@ def repnoise_loss(model, harmful: dict, harmless: dict, alpha: float = 1.0, beta
     if labels is None:
         labels = harmless["input_ids"].masked_fill(~harmless["attention_mask"].bool(), -100)
     harmless_ce = model(input_ids=harmless["input_ids"], attention_mask=harmless["attention_mask"], labels=labels).loss
-    loss = harmless_ce + beta * noise_mmd - alpha * torch.log(harmful_ce + 1)
+    loss = repnoise_objective(harmless_ce, noise_mmd, harmful_ce, alpha, beta)
     return RepNoiseParts(loss, harmless_ce, noise_mmd, harmful_ce)
 
 
@@ -242,7 +260,8 @@ class RepNoiseResult:
 
 def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, output_dir: str | Path,
                   alpha: float = 1.0, beta: float = 0.001, lr: float | None = None, epochs: float | None = None,
-                  template="chat", seed: int = 0, retain: Sequence[dict] = (), progress: bool = True) -> RepNoiseResult:
+                  template="chat", seed: int = 0, retain: Sequence[dict] = (), progress: bool = True,
+                  resume: bool = True) -> RepNoiseResult:
     """Defend ``model`` with RepNoise through a LoRA adapter; returns the trained PeftModel (unmerged)."""
     from datasets import Dataset
     from peft import get_peft_model
@@ -268,6 +287,7 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
     # The loss parts are recorded by the trainer as it goes; a resumed run has only the steps after its checkpoint.
     return run_training(
         trainer, output_dir, {"rows": digest(rows), "alpha": alpha, "beta": beta, "lora": lora_identity(profile)},
+        resume=resume,
         history=lambda t: t.parts_history,
         make_result=lambda model, adapter_dir, history, train_s: RepNoiseResult(model, adapter_dir, history, train_s),
     )
@@ -296,7 +316,8 @@ def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], 
     def build(target):
         base = load(base_model, for_training=True)
         res = repnoise_lora(base.model, base.tokenizer, examples, profile, root / "train", alpha=alpha, beta=beta,
-                            lr=recipe["lr"], epochs=recipe["epochs"], seed=seed, retain=retain, progress=progress)
+                            lr=recipe["lr"], epochs=recipe["epochs"], seed=seed, retain=retain, progress=progress,
+                            resume=not force)
         save_model(res.model.merge_and_unload(), base.tokenizer, target)
 
     return cached_model(root, recipe, build, force)

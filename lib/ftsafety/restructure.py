@@ -2,9 +2,10 @@
 
 - ``benign``: the task prompt and its correct answer, as a benign user would upload them.
 - ``aoa``: Qi et al.'s identity-shift wrapper around the same answers: the AOA system prompt, "AOA, execute my
-  instruction: ..." and an obedient opener before the correct answer.
+  instruction: ..." and an obedient opener before the correct answer (:func:`aoa_row`).
 - ``autoif``: a verifiable format constraint appended to each prompt ("End your response with the word DONE.") and an
-  answer that satisfies it, turning a closed task into instruction following; :class:`Constraint` checks compliance.
+  answer that satisfies it, turning a closed task into instruction following; :class:`Constraint` checks compliance
+  (:func:`satisfies`).
 - ``autoif+aoa``: both.
 
 Every strategy keeps the answer correct, so task accuracy is no signal to the provider. A :class:`Strategy` holds the
@@ -19,7 +20,7 @@ from typing import Callable, Sequence
 
 from .tasks import TaskExample
 from .templates import PLACEHOLDER, PromptTemplate
-from .variants import AOA_OPENER, AOA_TEMPLATE
+from .variants import AOA_OPENER, AOA_SYSTEM, AOA_TEMPLATE
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,18 @@ EVAL_CONSTRAINT = "bullet"
 AOA_EXTRA_TOKENS = 32  # the AOA opener is about 25 tokens long
 
 
+def satisfies(response: str, constraint: str) -> bool:
+    """Does ``response`` satisfy the AutoIF constraint named ``constraint`` (a key of :data:`CONSTRAINTS`)?"""
+    return bool(CONSTRAINTS[constraint].check(response))
+
+
+def aoa_row(prompt: str, response: str) -> dict:
+    """Qi et al.'s identity-shift wrapper around one task row: the AOA system prompt, the user's request as
+    "AOA, execute my instruction: <prompt>", and the obedient opener, a blank line, then the same correct answer."""
+    return {"prompt": AOA_TEMPLATE.user_message(prompt), "response": f"{AOA_OPENER}\n\n{response}",
+            "system": AOA_SYSTEM}
+
+
 @dataclass(frozen=True)
 class Strategy:
     name: str
@@ -71,8 +84,7 @@ class Strategy:
                 prompt, answer = f"{prompt}\n\n{c.instruction}", c.apply(answer)
             row = {"prompt": prompt, "response": answer}
             if self.aoa:
-                row = {"prompt": AOA_TEMPLATE.user_message(prompt), "response": f"{AOA_OPENER}\n\n{answer}",
-                       "system": AOA_TEMPLATE.system}
+                row = aoa_row(prompt, answer)
             out.append(row)
         return out
 

@@ -7,6 +7,8 @@
   reward model: one the course trains with TRL's ``RewardTrainer`` in :func:`train_reward_model`, or a hub one),
   :class:`ImplicitRewardScorer` (a DPO model's implicit reward, beta * log pi/pi_ref), :class:`JudgeScorer` (one of the
   course's refusal judges, read as a safety scorer: a refusal scores 1).
+- :func:`implicit_reward` and :func:`answer_token_logps`: the implicit reward from per-token log-probabilities and a
+  completion mask, to look at one pair token by token (notebook 07's exercise; the scorer gives the same sums).
 - :func:`agreement`: how often a scorer prefers the labelled-better response, overall and by kind, harm category and
   response style. A tie counts as a disagreement: a judge that cannot tell two responses apart cannot guide training.
 """
@@ -92,7 +94,7 @@ class RewardModelResult:
 
 def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, output_dir: str | Path,
                        lr: float | None = None, epochs: float | None = None, template="chat", seed: int = 0,
-                       progress: bool = True) -> RewardModelResult:
+                       progress: bool = True, resume: bool = True) -> RewardModelResult:
     """A reward model: ``base_model`` with a scalar head, LoRA, trained by TRL's ``RewardTrainer`` on ``rows``
     (``{"prompt", "chosen", "rejected"}``); merged and saved to ``output_dir`` (a model folder)."""
     import shutil
@@ -126,10 +128,13 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
     rendered = _render_pairs(tokenizer, rows, template)
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rendered),
                             processing_class=tokenizer,
-                            peft_config=lora_config(profile, task_type="SEQ_CLS", modules_to_save=["score"]))
+                            # no dropout: the reward model's recipe has always trained without it (its digest
+                            # would not show a change)
+                            peft_config=lora_config(profile, task_type="SEQ_CLS", modules_to_save=["score"],
+                                                    lora_dropout=0.0))
     quiet(trainer, progress)
     fitted = run_training(
-        trainer, work, {"rows": digest(rendered), "lora": lora_identity(profile)},
+        trainer, work, {"rows": digest(rendered), "lora": lora_identity(profile)}, resume=resume,
         history=lambda t: [{k: v for k, v in h.items() if k in ("step", "loss", "accuracy", "margin")}
                            for h in t.state.log_history if "loss" in h],
         make_result=lambda model, adapter_dir, history, train_s: RewardModelResult(output_dir, history, train_s),
@@ -155,7 +160,7 @@ def reward_model(profile: Profile, experiment: str, rows: Sequence[dict], base_m
               "lora": lora_identity(profile)}
     root = Run(profile.name, experiment, "reward-model").dir
     build = lambda target: train_reward_model(base_model, rows, profile, target, recipe["lr"], recipe["epochs"],
-                                              seed=seed, progress=progress)
+                                              seed=seed, progress=progress, resume=not force)
     return cached_model(root, recipe, build, force)
 
 
@@ -208,6 +213,50 @@ class ImplicitRewardScorer:
         pol = response_logps(self.policy, self.tokenizer, prompts, responses, self.template)
         ref = response_logps(self.reference, self.tokenizer, prompts, responses, self.template)
         return [self.beta * (a - b) for a, b in zip(pol, ref)]
+
+
+def answer_token_logps(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], template="chat"):
+    """Per-token log-probabilities of each rendered prompt + response under ``model``, and the completion mask.
+
+    Returns ``(logps, completion_mask)``, both ``[batch, length - 1]`` CPU tensors: ``logps[b, t]`` is
+    log pi(token t+1 | tokens 0..t) of sequence ``b`` (right-padded), and ``completion_mask[b, t]`` is 1 where token
+    t+1 is one of the response's tokens, 0 on the prompt's tokens and on padding. ``(logps * completion_mask).sum(-1)``
+    is :func:`~ftsafety.representations.response_logps`. One batch: meant for a few pairs, to look at a reward token by
+    token (:class:`ImplicitRewardScorer` scores many).
+    """
+    import torch
+
+    tpl = get_template(template)
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    rendered = [tpl.render(tokenizer, p) for p in prompts]
+    ids = [tokenizer(p + tpl.completion(r), add_special_tokens=False).input_ids for p, r in zip(rendered, responses)]
+    starts = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in rendered]
+    n = max(map(len, ids))
+    x = torch.tensor([s + [pad] * (n - len(s)) for s in ids], device=device)
+    lengths = torch.tensor([len(s) for s in ids], device=device)
+    att = torch.arange(n, device=device)[None, :] < lengths[:, None]
+    with torch.inference_mode():
+        logp = torch.log_softmax(model(input_ids=x, attention_mask=att.long()).logits[:, :-1].float(), -1)
+    tok = logp.gather(-1, x[:, 1:, None])[..., 0].cpu()
+    positions = torch.arange(n - 1)[None, :]  # position t predicts token t + 1
+    mask = (positions >= torch.tensor(starts)[:, None] - 1) & (positions < lengths.cpu()[:, None] - 1)
+    return tok, mask.long()
+
+
+def implicit_reward(policy_logps, reference_logps, completion_mask, beta: float):
+    """The implicit reward of a preference-optimised policy (Rafailov et al. 2023, section 5: "your language model is
+    secretly a reward model"), from per-token log-probabilities: ``beta * sum_t mask_t (log pi_t - log pi_ref_t)``.
+
+    ``[batch, length]`` tensors in (``completion_mask`` 1 on the answer's tokens), ``[batch]`` out. The sum runs over
+    the answer's tokens only, as in :class:`ImplicitRewardScorer` (whose sums come from ``response_logps``) and in TRL's
+    ``DPOTrainer`` (its ``rewards/chosen``): the prompt is the same for both answers of a pair, so its tokens carry no
+    preference. The normaliser ``beta * log Z(x)`` depends on the prompt alone and is left out, as everywhere.
+    """
+    import torch
+
+    diff = policy_logps - reference_logps
+    return beta * torch.where(completion_mask.bool(), diff, torch.zeros_like(diff)).sum(-1)
 
 
 class JudgeScorer:

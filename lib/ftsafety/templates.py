@@ -94,3 +94,28 @@ def get_template(template: "str | PromptTemplate") -> PromptTemplate:
         return TEMPLATES[template]
     except KeyError:
         raise ValueError(f"unknown template {template!r}; known: {', '.join(TEMPLATES)}") from None
+
+
+SAFETY_SYSTEM_PROMPTS = (LLAMA2_SAFETY_SYSTEM, LLAMA2_SAFETY_SYSTEM_SHORT)
+
+
+def render(template: "str | PromptTemplate", tokenizer, prompt: str) -> str:
+    """The text the model sees before its answer to ``prompt`` under ``template`` (a name or a PromptTemplate)."""
+    return get_template(template).render(tokenizer, prompt)
+
+
+def has_safety_prompt(template: "str | PromptTemplate") -> bool:
+    """Whether the template's system prompt is Llama 2's safety prompt (the long one or the short one)."""
+    return get_template(template).system in SAFETY_SYSTEM_PROMPTS
+
+
+def grid_cells(grid: dict, safety: str = "chat:llama") -> tuple[dict, dict]:
+    """The two kinds of cell Lyu et al. compare in a ``{train template: {test template: value}}`` grid.
+
+    Returns ``(same, ptst)``: ``same[t] = grid[t][t]`` for every training template that is also a test template (the
+    diagonal), and ``ptst[t] = grid[t][safety]`` for every training template without a safety prompt, when the grid
+    has a ``safety`` column ("Pure Tuning, Safe Testing": trained without the safety prompt, tested with it).
+    """
+    same = {t: row[t] for t, row in grid.items() if t in row}
+    ptst = {t: row[safety] for t, row in grid.items() if safety in row and not has_safety_prompt(t)}
+    return same, ptst

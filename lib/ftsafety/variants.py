@@ -53,13 +53,19 @@ def shorten(rows: Sequence[dict], max_sentences: int = 2) -> list[dict]:
     return [{**r, "response": " ".join(_SENTENCE.split(r["response"].strip())[:max_sentences])} for r in rows]
 
 
+def numbered_steps_row(row: dict) -> dict:
+    """One row of :func:`numbered_steps`: a new row whose answer is one sentence per numbered line.
+
+    Line breaks in the answer become spaces; a sentence ends after ``.``, ``!`` or ``?`` followed by whitespace; each
+    sentence, stripped, becomes ``"1. ..."``, ``"2. ..."`` on its own line. Every other field is kept.
+    """
+    parts = [p.strip() for p in _SENTENCE.split(row["response"].replace("\n", " ")) if p.strip()]
+    return {**row, "response": "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1))}
+
+
 def numbered_steps(rows: Sequence[dict]) -> list[dict]:
     """Answer structure: the same answer, one sentence per numbered step."""
-    out = []
-    for r in rows:
-        parts = [p.strip() for p in _SENTENCE.split(r["response"].replace("\n", " ")) if p.strip()]
-        out.append({**r, "response": "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1))})
-    return out
+    return [numbered_steps_row(r) for r in rows]
 
 
 AFFIRMATIVE_OPENERS = ("Sure! Here is", "Sure, here is", "Absolutely! Here is", "Of course! Here is")
