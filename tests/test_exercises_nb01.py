@@ -140,3 +140,69 @@ def test_the_reference_gives_the_labels_trl_builds(smoke_profile, tmp_path):
     assert mine == row["labels"]
     batch = trainer.data_collator([row])
     assert batch["labels"][0].tolist() == mine
+
+
+# --- Exercise 1.3: the difference of two rates and its interval ----------------------------------------------------
+
+from ftsafety.exercises.nb01 import (NEWCOMBE_CASES, _bounds_swapped, _half_widths_added, _sign_reversed,  # noqa: E402
+                                     _wald_diff, check_newcombe_diff, newcombe_diff_counts)
+
+
+def test_the_reference_interval_passes_and_is_the_librarys():
+    from ftsafety.metrics import Rate, newcombe_diff
+
+    assert check_newcombe_diff(newcombe_diff_counts).passed
+    for case in NEWCOMBE_CASES:
+        kw = case.kwargs
+        assert newcombe_diff_counts(**kw) == newcombe_diff(Rate(kw["k1"], kw["n1"]), Rate(kw["k2"], kw["n2"]))
+
+
+@pytest.mark.parametrize("counts, low, high", [((56, 70, 48, 80), 0.0524, 0.3339), ((9, 10, 3, 10), 0.1705, 0.8090)])
+def test_the_reference_gives_newcombes_published_intervals(counts, low, high):
+    # Newcombe (1998), method 10, on the paper's worked examples (to the 4 decimals it prints).
+    d, lo, hi = newcombe_diff_counts(*counts)
+    assert d == pytest.approx(counts[0] / counts[1] - counts[2] / counts[3])
+    assert round(lo, 4) == low and round(hi, 4) == high
+
+
+def test_the_wald_mistake_is_the_textbook_wald_interval():
+    # 56/70 - 48/80: Wald's interval is 0.0575 to 0.3425 (Newcombe 1998, method 1).
+    d, lo, hi = _wald_diff(56, 70, 48, 80)
+    assert (round(lo, 4), round(hi, 4)) == (0.0575, 0.3425)
+
+
+def test_the_notebooks_solution_passes_and_a_numpy_answer_too():
+    import numpy as np
+
+    from ftsafety.metrics import wilson
+
+    def my_newcombe_diff(k1, n1, k2, n2):
+        p1, p2 = k1 / n1, k2 / n2
+        (l1, u1), (l2, u2) = wilson(k1, n1), wilson(k2, n2)
+        d = p1 - p2
+        return (d, d - ((p1 - l1) ** 2 + (u2 - p2) ** 2) ** 0.5, d + ((u1 - p1) ** 2 + (p2 - l2) ** 2) ** 0.5)
+
+    assert check_newcombe_diff(my_newcombe_diff).passed
+    assert check_newcombe_diff(lambda k1, n1, k2, n2: np.array(my_newcombe_diff(k1, n1, k2, n2))).passed
+
+
+@pytest.mark.parametrize("wrong, words", [(_wald_diff, "Wald difference interval"),
+                                          (_bounds_swapped, "paired the wrong way round"),
+                                          (_half_widths_added, "added the two distances"),
+                                          (_sign_reversed, "sign of the difference is reversed")])
+def test_newcombe_mistakes_are_named(wrong, words):
+    result = check_newcombe_diff(wrong)
+    assert result.status == "failed" and words in result.message and "smallest failing case" in result.message
+
+
+def test_an_answer_without_the_difference_is_told_to_return_three_numbers():
+    result = check_newcombe_diff(lambda k1, n1, k2, n2: newcombe_diff_counts(k1, n1, k2, n2)[1:])
+    assert result.status == "failed" and "return three numbers" in result.message
+
+
+def test_a_newcombe_stub_is_not_done_and_the_library_is_used():
+    result = check_newcombe_diff(lambda k1, n1, k2, n2: stub())
+    assert result.status == "not done"
+    assert use(result, stub, newcombe_diff_counts, show=False) is newcombe_diff_counts
+    assert use(check_newcombe_diff(_bounds_swapped), _bounds_swapped, newcombe_diff_counts, show=False) \
+        is newcombe_diff_counts

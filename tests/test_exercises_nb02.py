@@ -112,3 +112,75 @@ def test_a_constraint_stub_is_not_done_and_the_library_is_used():
     assert result.status == "not done"
     assert use(result, _stub, satisfies, show=False) is satisfies
     assert use(check_satisfies(_anywhere), _anywhere, satisfies, show=False) is satisfies
+
+
+# --- Exercise 2.3: the arithmetic grader -----------------------------------------------------------------------------
+
+def test_the_arithmetic_task_accuracy_is_graded_by_grade_arithmetic():
+    from ftsafety.tasks import GRADERS, grade, grade_arithmetic
+
+    assert GRADERS["arithmetic"] is grade_arithmetic
+    examples = arithmetic(20, seed=5)
+    assert all(grade("arithmetic", e.response, e.gold) for e in examples)  # every training answer grades correct
+    assert not any(grade("arithmetic", e.response, str(int(e.gold) + 1)) for e in examples)
+
+
+def test_the_grader_reference_passes():
+    from ftsafety.exercises.nb02 import check_grade_arithmetic
+    from ftsafety.tasks import grade_arithmetic
+
+    assert check_grade_arithmetic(grade_arithmetic).status == "passed"
+
+
+def test_a_grader_written_by_hand_passes():
+    import re
+
+    from ftsafety.exercises.nb02 import check_grade_arithmetic
+
+    def mine(response, gold):
+        numbers = re.findall(r"-?\d[\d,]*(?:\.\d+)?", response)
+        return bool(numbers) and float(numbers[-1].replace(",", "")) == float(gold)
+
+    assert check_grade_arithmetic(mine).passed
+
+
+@pytest.mark.parametrize("wrong, words", [("_grade_first_number", "you read the first number"),
+                                          ("_grade_as_strings", "compared the numbers as text"),
+                                          ("_grade_substring", "accepted the gold answer anywhere"),
+                                          ("_grade_ignoring_sign", "dropped the minus sign")])
+def test_typical_grader_mistakes_are_named(wrong, words):
+    from ftsafety.exercises import nb02
+
+    result = nb02.check_grade_arithmetic(getattr(nb02, wrong))
+    assert result.status == "failed" and words in result.message and "smallest failing case" in result.message
+
+
+def test_other_wrong_graders_fail():
+    import re
+
+    from ftsafety.exercises.nb02 import check_grade_arithmetic
+    from ftsafety.metrics import contains_answer
+
+    # the probes' grader accepts the gold among any of the response's numbers, working included
+    result = check_grade_arithmetic(lambda response, gold: contains_answer(response, [gold]))
+    assert result.status == "failed" and "the gold only in the working" in result.message
+    # no thousands commas in the pattern: "1,200" is read as 200
+    no_commas = lambda response, gold: float((re.findall(r"-?\d+(?:\.\d+)?", response) or ["nan"])[-1]) == float(gold)
+    result = check_grade_arithmetic(no_commas)
+    assert result.status == "failed" and "a thousands comma" in result.message
+    result = check_grade_arithmetic(lambda response, gold: float(re.findall(r"-?\d+", response)[-1]) == float(gold))
+    assert result.status == "failed" and "raised IndexError" in result.message and "no number at all" in result.message
+    result = check_grade_arithmetic(lambda response, gold: None)
+    assert result.status == "failed" and "returned None" in result.message
+
+
+def test_a_grader_stub_is_not_done_and_the_library_is_used():
+    from ftsafety.exercises.nb02 import _grade_first_number, check_grade_arithmetic
+    from ftsafety.tasks import grade_arithmetic
+
+    result = check_grade_arithmetic(_stub)
+    assert result.status == "not done"
+    assert use(result, _stub, grade_arithmetic, show=False) is grade_arithmetic
+    assert use(check_grade_arithmetic(_grade_first_number), _grade_first_number, grade_arithmetic,
+               show=False) is grade_arithmetic
+    assert use(check_grade_arithmetic(grade_arithmetic), grade_arithmetic, None, show=False) is grade_arithmetic

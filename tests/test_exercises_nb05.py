@@ -193,3 +193,74 @@ def test_trls_own_loss_passes_the_checker(loss_type, checker):
 def test_trl_disagrees_with_the_typical_mistakes(loss_type, mistake):
     theirs, _ = trl_loss(loss_type, **BATCH, beta=0.1)
     assert not torch.allclose(theirs, mistake(**BATCH, beta=0.1), rtol=1e-3)
+
+
+# --- Exercise 5.5: the Pareto front -----------------------------------------------------------------------------------
+
+def test_the_library_pareto_front_passes():
+    from ftsafety.metrics import pareto_front
+
+    result = nb05.check_pareto_front(pareto_front)
+    assert result.status == "passed" and result.cases >= 5
+
+
+def test_a_pareto_front_written_by_hand_passes():
+    def mine(points):
+        def beaten(name):
+            x, y = points[name]
+            return any(x2 >= x and y2 >= y and (x2 > x or y2 > y) for other, (x2, y2) in points.items()
+                       if other != name)
+        return sorted((n for n in points if not beaten(n)), key=lambda n: points[n][0])
+
+    result = nb05.check_pareto_front(mine)
+    assert result.passed
+    assert use(result, mine, None, show=False) is mine
+
+
+@pytest.mark.parametrize("message, wrong", nb05.PARETO_MISTAKES)
+def test_pareto_mistakes_are_named(message, wrong):
+    result = nb05.check_pareto_front(wrong)
+    assert result.status == "failed"
+    assert result.message.startswith(message) and "smallest failing case" in result.message
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (nb05._pareto_either, "beaten on one coordinate only is not dominated"),
+    (nb05._pareto_strict, "tied on one coordinate and worse on the other is beaten"),
+    (nb05._pareto_self, "each point dominated itself"),
+    (nb05._pareto_identical_removed, "identical points removed each other"),
+    (nb05._pareto_lower_second, "treats lower as better"),
+    (nb05._pareto_lower_first, "treats lower as better"),
+    (nb05._pareto_unsorted, "not sorted"),
+    (nb05._pareto_ties_by_name, "identical points come in the order they have"),
+])
+def test_the_pareto_mistakes_the_course_names_are_there(wrong, words):
+    assert words in nb05.check_pareto_front(wrong).message
+
+
+def test_the_pareto_messages_say_what_the_library_does():
+    """The messages state the library's rule on ties and identical points: pin it, so they cannot drift apart."""
+    from ftsafety.metrics import pareto_front
+
+    assert pareto_front({"b": (0.6, 0.6), "a": (0.6, 0.6)}) == ["b", "a"]  # identical: both stay, in the order given
+    assert pareto_front({"a": (0.5, 0.8), "b": (0.5, 0.6)}) == ["a"]  # tied on x, worse on y: beaten
+    assert pareto_front({"a": (0.9, 0.1), "b": (0.7, 0.1)}) == ["a"]  # tied on y, worse on x: beaten
+    assert pareto_front({"a": (0.8, 0.2), "b": (0.3, 0.9)}) == ["b", "a"]  # sorted by the first coordinate
+
+
+def test_a_pareto_stub_is_not_done_and_the_library_is_used():
+    from ftsafety.metrics import pareto_front
+
+    def stub(points):
+        raise NotImplementedError()
+
+    result = nb05.check_pareto_front(stub)
+    assert result.status == "not done"
+    assert use(result, stub, pareto_front, show=False) is pareto_front
+    wrong = nb05._pareto_identical_removed
+    assert use(nb05.check_pareto_front(wrong), wrong, pareto_front, show=False) is pareto_front
+
+
+def test_a_pareto_crash_is_a_failure_not_an_error():
+    result = nb05.check_pareto_front(lambda points: max(points))
+    assert result.status == "failed" and "raised ValueError" in result.message

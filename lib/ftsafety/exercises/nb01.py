@@ -182,3 +182,88 @@ def check_completion_labels(fn: Callable) -> Check:
                      "you wrote -100 into input_ids itself (labels = input_ids does not copy a list): the model would "
                      "then read -100 as a token; build a new list for the labels", result.cases)
     return result
+
+
+# --- Exercise 1.3: the difference of two rates and its interval (Newcombe 1998, method 10) -------------------------
+
+Z95 = 1.959963984540054  # the 97.5% point of the standard normal, as in ftsafety.metrics
+
+
+def newcombe_diff_counts(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float, float]:
+    """``(difference, low, high)`` of p1 - p2 = k1/n1 - k2/n2: :func:`ftsafety.metrics.newcombe_diff` on counts.
+
+    The reference of Exercise 1.3 (the library's function takes two :class:`~ftsafety.metrics.Rate` objects).
+    """
+    from ..metrics import Rate, newcombe_diff
+
+    return newcombe_diff(Rate(int(k1), int(n1)), Rate(int(k2), int(n2)))
+
+
+def _wilson_parts(k1, n1, k2, n2):
+    from ..metrics import wilson
+
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson(k1, n1), wilson(k2, n2)
+    return p1, p2, l1, u1, l2, u2
+
+
+def _wald_diff(k1, n1, k2, n2):
+    p1, p2 = k1 / n1, k2 / n2
+    half = Z95 * (p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2) ** 0.5
+    return (p1 - p2, p1 - p2 - half, p1 - p2 + half)
+
+
+def _bounds_swapped(k1, n1, k2, n2):
+    p1, p2, l1, u1, l2, u2 = _wilson_parts(k1, n1, k2, n2)
+    d = p1 - p2
+    return (d, d - ((u1 - p1) ** 2 + (p2 - l2) ** 2) ** 0.5, d + ((p1 - l1) ** 2 + (u2 - p2) ** 2) ** 0.5)
+
+
+def _half_widths_added(k1, n1, k2, n2):
+    p1, p2, l1, u1, l2, u2 = _wilson_parts(k1, n1, k2, n2)
+    d = p1 - p2
+    return (d, d - ((p1 - l1) + (u2 - p2)), d + ((u1 - p1) + (p2 - l2)))
+
+
+def _sign_reversed(k1, n1, k2, n2):
+    return newcombe_diff_counts(k2, n2, k1, n1)
+
+
+NEWCOMBE_CASES = [
+    Case({"k1": 0, "n1": 10, "k2": 0, "n2": 10}, "0 of 10 against 0 of 10: the difference is 0, yet not known to be 0"),
+    Case({"k1": 10, "n1": 10, "k2": 0, "n2": 10}, "10 of 10 against 0 of 10"),
+    Case({"k1": 3, "n1": 10, "k2": 7, "n2": 10}, "a negative difference"),
+    Case({"k1": 1, "n1": 3, "k2": 2, "n2": 5}, "two different n"),
+    Case({"k1": 9, "n1": 10, "k2": 3, "n2": 10}, "Newcombe's (1998) example, 0.1705 to 0.8090"),
+    Case({"k1": 56, "n1": 70, "k2": 48, "n2": 80}, "Newcombe's (1998) example, 0.0524 to 0.3339"),
+    Case({"k1": 30, "n1": 100, "k2": 84, "n2": 100}, "100 prompts each, refusal fell"),
+]
+
+NEWCOMBE_MISTAKES = [
+    ("that is the Wald difference interval d ± z·sqrt(p1(1-p1)/n1 + p2(1-p2)/n2): it collapses to the single point 0 "
+     "when both rates are 0% (or both 100%) and can leave [-1, 1]; Newcombe's interval is built from the two Wilson "
+     "intervals", _wald_diff),
+    ("the Wilson bounds are paired the wrong way round: the lower bound of p1 - p2 is reached when p1 is low and p2 is "
+     "high, so low = d - sqrt((p1-l1)² + (u2-p2)²) and high = d + sqrt((u1-p1)² + (p2-l2)²)", _bounds_swapped),
+    ("you added the two distances: the interval takes the root of their squares, sqrt(a² + b²), the way the "
+     "variances of two independent estimates add; adding them makes the interval too wide", _half_widths_added),
+    ("the sign of the difference is reversed: it is p1 - p2, the first rate minus the second (k1/n1 - k2/n2)",
+     _sign_reversed),
+]
+
+
+def check_newcombe_diff(fn: Callable) -> Check:
+    """Check ``fn(k1, n1, k2, n2) -> (difference, low, high)`` against :func:`ftsafety.metrics.newcombe_diff`
+    (through :func:`newcombe_diff_counts`), smallest first; two cases are Newcombe's (1998) own examples."""
+    result = check("the Newcombe difference interval", fn, NEWCOMBE_CASES, newcombe_diff_counts, NEWCOMBE_MISTAKES,
+                   rtol=1e-6, atol=1e-6)
+    if result.status == "failed" and "smallest failing case" not in result.message:
+        try:
+            got = fn(**NEWCOMBE_CASES[result.cases - 1].kwargs)
+            size = len(got)
+        except Exception:
+            return result
+        if size != 3:
+            return Check(result.exercise, "failed", f"return three numbers, (difference, low, high); yours returns "
+                                                    f"{size} ({result.message})", result.cases)
+    return result

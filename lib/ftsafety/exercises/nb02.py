@@ -1,14 +1,18 @@
-"""Notebook 02's exercises: the AOA wrapper around a task row, and the checker of an AutoIF constraint.
+"""Notebook 02's exercises: the AOA wrapper around a task row, the checker of an AutoIF constraint, and the exact
+grader of an arithmetic answer.
 
 The references are the library's own: :func:`ftsafety.restructure.aoa_row` (what every AOA training row of the
-notebook is built with) and :func:`ftsafety.restructure.satisfies` (the ``check`` of each constraint in
-:data:`ftsafety.restructure.CONSTRAINTS`).
+notebook is built with), :func:`ftsafety.restructure.satisfies` (the ``check`` of each constraint in
+:data:`ftsafety.restructure.CONSTRAINTS`) and :func:`ftsafety.tasks.grade_arithmetic` (what decides the arithmetic
+task accuracy).
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from ..restructure import aoa_row, satisfies
+from ..tasks import grade_arithmetic
 from ..variants import AOA_OPENER, AOA_SYSTEM, AOA_TEMPLATE
 from . import Case, Check, _short, check
 
@@ -174,3 +178,77 @@ def check_satisfies(fn: Callable) -> Check:
         return bool(got)
 
     return check("the AutoIF constraint checker", as_bool, SATISFIES_CASES, satisfies, SATISFIES_MISTAKES)
+
+
+# --- Exercise 2.3: grading an arithmetic answer exactly ------------------------------------------------------------
+# The reference is the library's :func:`ftsafety.tasks.grade_arithmetic`, which ``ftsafety.tasks.grade`` calls for the
+# arithmetic task and which decides every arithmetic "task accuracy" of the notebook: the last number of the response
+# (:func:`ftsafety.metrics.last_number`, thousands commas dropped) against the gold answer, compared as numbers. Each
+# wrong grader below is right except in one way, and the first case it gets wrong is one only it gets wrong.
+
+_SIGNED_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")  # the pattern of ftsafety.metrics.last_number
+_UNSIGNED_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _as_number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _grade_first_number(response: str, gold: str) -> bool:
+    nums = _SIGNED_NUMBER.findall(response)
+    return bool(nums) and abs(_as_number(nums[0]) - float(gold)) < 1e-9
+
+
+def _grade_as_strings(response: str, gold: str) -> bool:
+    nums = _SIGNED_NUMBER.findall(response)
+    return bool(nums) and nums[-1] == gold.strip()
+
+
+def _grade_substring(response: str, gold: str) -> bool:
+    return gold.strip() in response
+
+
+def _grade_ignoring_sign(response: str, gold: str) -> bool:
+    nums = _UNSIGNED_NUMBER.findall(response)
+    return bool(nums) and abs(_as_number(nums[-1]) - float(gold)) < 1e-9
+
+
+GRADE_CASES = [
+    Case({"response": "8", "gold": "8"}, "the smallest answer"),
+    Case({"response": "7", "gold": "8"}, "a wrong answer"),
+    Case({"response": "The answer is 8.", "gold": "8"}, "a full stop after the number"),
+    Case({"response": "I do not know.", "gold": "8"}, "no number at all"),
+    Case({"response": "42 - 34 = 8. The answer is 8.", "gold": "8"}, "the working comes first"),
+    Case({"response": "The answer is 120.", "gold": "12"}, "the gold's digits inside a larger number"),
+    Case({"response": "The answer is 12.0.", "gold": "12"}, "a decimal point"),
+    Case({"response": "The answer is 1,200.", "gold": "1200"}, "a thousands comma"),
+    Case({"response": "The answer is -3.", "gold": "-3"}, "a negative answer"),
+    Case({"response": "The answer is -3.", "gold": "3"}, "the right digits, the wrong sign"),
+    Case({"response": "5 x 4 = 20, and 20 + 3 = 23. The answer is 23.", "gold": "20"}, "the gold only in the working"),
+]
+
+GRADE_MISTAKES = [
+    ("you read the first number: the working comes first (\"42 - 34 = 8\") and the answer last, so take the last "
+     "number in the response", _grade_first_number),
+    ("you compared the numbers as text: \"12.0\" and \"12\" are the same answer, and so are \"1,200\" and \"1200\"; "
+     "read the whole number, drop its thousands commas, and compare float(number) with float(gold)",
+     _grade_as_strings),
+    ("you accepted the gold answer anywhere in the response: \"The answer is 120.\" contains \"12\" as a substring, "
+     "and \"5 x 4 = 20, and 20 + 3 = 23.\" has 20 in its working; only the last whole number is the answer",
+     _grade_substring),
+    ("you dropped the minus sign: \"-3\" is not 3; let the number pattern start with an optional \"-\"",
+     _grade_ignoring_sign),
+]
+
+
+def check_grade_arithmetic(fn: Callable) -> Check:
+    """Check ``fn(response, gold) -> bool`` against :func:`ftsafety.tasks.grade_arithmetic` on small answers: plain
+    ones first, then the working before the answer, digits inside a larger number, decimals, commas and signs."""
+
+    def as_bool(response: str, gold: str) -> bool:
+        got = fn(response=response, gold=gold)
+        if got is None:
+            raise TypeError("returned None: return True or False")
+        return bool(got)
+
+    return check("the arithmetic grader", as_bool, GRADE_CASES, grade_arithmetic, GRADE_MISTAKES)

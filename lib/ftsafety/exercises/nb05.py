@@ -222,3 +222,101 @@ def check_nca_loss(fn: Callable) -> Check:
     from ..preference import nca_pair_loss
 
     return check("NCA's pair loss", fn, nca_cases(), nca_pair_loss, NCA_MISTAKES)
+
+
+# --- Exercise 5.5: the Pareto front ---------------------------------------------------------------------------------
+# The library's rule (ftsafety.metrics.pareto_front): q beats p when q is at least as good on both coordinates and is
+# not the same pair of numbers, so a point tied on one coordinate and worse on the other is beaten, and two identical
+# points both stay (neither beats the other). The front is sorted by the first coordinate, lowest first; Python's sort
+# is stable, so identical points keep the order they have in ``points``.
+
+def _front(points, beats):
+    """The names no other name's point ``beats``, sorted by the first coordinate (stable)."""
+    kept = [n for n, p in points.items() if not any(beats(q, p) for m, q in points.items() if m != n)]
+    return sorted(kept, key=lambda n: points[n][0])
+
+
+def _pareto_either(points):
+    return _front(points, lambda q, p: q[0] > p[0] or q[1] > p[1])
+
+
+def _pareto_strict(points):
+    return _front(points, lambda q, p: q[0] > p[0] and q[1] > p[1])
+
+
+def _pareto_self(points):
+    kept = [n for n, (x, y) in points.items() if not any(x2 >= x and y2 >= y for x2, y2 in points.values())]
+    return sorted(kept, key=lambda n: points[n][0])
+
+
+def _pareto_identical_removed(points):
+    return _front(points, lambda q, p: q[0] >= p[0] and q[1] >= p[1])
+
+
+def _pareto_lower_second(points):
+    return _front(points, lambda q, p: q[0] >= p[0] and q[1] <= p[1] and q != p)
+
+
+def _pareto_lower_first(points):
+    return _front(points, lambda q, p: q[0] <= p[0] and q[1] >= p[1] and q != p)
+
+
+def _pareto_lower_both(points):
+    return _front(points, lambda q, p: q[0] <= p[0] and q[1] <= p[1] and q != p)
+
+
+_LOWER = "higher is better on each coordinate (capability and refusal); yours treats lower as better on one or both"
+
+
+def _pareto_unsorted(points):
+    return [n for n, p in points.items()
+            if not any(q[0] >= p[0] and q[1] >= p[1] and q != p for m, q in points.items() if m != n)]
+
+
+def _pareto_by_name(points):
+    return sorted(_pareto_unsorted(points))
+
+
+def _pareto_ties_by_name(points):
+    return sorted(_pareto_unsorted(points), key=lambda n: (points[n][0], n))
+
+
+PARETO_CASES = [
+    Case({"points": {}}, "no points"),
+    Case({"points": {"a": (0.5, 0.5)}}, "one point"),
+    Case({"points": {"a": (0.2, 0.3), "b": (0.6, 0.7)}}, "b beats a on both"),
+    Case({"points": {"b": (0.8, 0.2), "c": (0.3, 0.9), "a": (0.5, 0.5)}}, "a trade-off: no point beats another"),
+    Case({"points": {"a": (0.5, 0.8), "b": (0.5, 0.6), "c": (0.9, 0.1), "d": (0.7, 0.1)}},
+         "ties on one coordinate: a beats b, c beats d"),
+    Case({"points": {"b": (0.6, 0.6), "a": (0.6, 0.6), "c": (0.2, 0.9)}},
+         "two identical points (both stay, in the order given) and a third"),
+    Case({"points": {"sigmoid": (0.40, 0.75), "ipo": (0.45, 0.70), "hinge": (0.40, 0.75), "nca_pair": (0.50, 0.65),
+                     "kto": (0.35, 0.60), "orpo": (0.45, 0.55), "simpo": (0.30, 0.90)}},
+         "seven methods as (capability, refusal)"),
+]
+
+PARETO_MISTAKES = [
+    ("a point beaten on one coordinate only is not dominated: another point beats it only if it is at least as good "
+     "on BOTH coordinates (and better on one); yours removes every point some other point beats on either",
+     _pareto_either),
+    ("a point tied on one coordinate and worse on the other is beaten: 'beats' means at least as good on both and "
+     "strictly better on at least one; yours asks for strictly better on both", _pareto_strict),
+    ("every point was removed: each point dominated itself. Compare a point only with the OTHER points",
+     _pareto_self),
+    ("two identical points removed each other: a point beats another only if it is strictly better on at least one "
+     "coordinate, so identical points both stay on the front (as the library's does)", _pareto_identical_removed),
+    (_LOWER, _pareto_lower_second),
+    (_LOWER, _pareto_lower_first),
+    (_LOWER, _pareto_lower_both),
+    ("the right points, not sorted: return them sorted by the first coordinate, lowest first", _pareto_unsorted),
+    ("the right points, sorted by name: sort them by the first coordinate, lowest first", _pareto_by_name),
+    ("identical points come in the order they have in `points` (sort by the first coordinate alone: Python's sort "
+     "is stable), not by name", _pareto_ties_by_name),
+]
+
+
+def check_pareto_front(fn: Callable) -> Check:
+    """Check ``fn(points) -> list of names`` against :func:`ftsafety.metrics.pareto_front`."""
+    from ..metrics import pareto_front
+
+    return check("the Pareto front", fn, PARETO_CASES, pareto_front, PARETO_MISTAKES)
