@@ -121,3 +121,82 @@ def test_agreement_stub_is_not_done_and_the_library_is_used():
     assert result.status == "not done"
     assert use(result, stub, pair_agreement, show=False) is pair_agreement
     assert use(check_agreement(_ties_agree), _ties_agree, pair_agreement, show=False) is pair_agreement
+
+
+# --- Exercise 7.3: the reward model's loss --------------------------------------------------------------------------
+
+from collections import defaultdict  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+from ftsafety.exercises.nb07 import (REWARD_LOSS_CASES, _rm_centered, _rm_flipped, _rm_log_of_sigmoid,  # noqa: E402
+                                     _rm_margin_added, _rm_margin_ignored, _rm_no_log, _rm_one_minus_sigmoid,
+                                     _rm_sum, check_reward_loss, reward_model_loss)
+
+
+def trl_reward_loss(chosen_rewards, rejected_rewards, margin=None, center_rewards_coefficient=None):
+    """TRL's own ``RewardTrainer.compute_loss`` on the given rewards: a stand-in model returns them as its logits
+    (chosen first, then rejected, as TRL's collator stacks them), and a stand-in trainer holds what the method reads."""
+    from trl import RewardTrainer
+
+    logits = torch.cat([chosen_rewards, rejected_rewards])[:, None]
+    model = lambda **inputs: SimpleNamespace(logits=logits)
+    trainer = SimpleNamespace(model=SimpleNamespace(training=False),
+                              args=SimpleNamespace(center_rewards_coefficient=center_rewards_coefficient),
+                              accelerator=SimpleNamespace(gather=lambda x: x, gather_for_metrics=lambda x: x),
+                              _metrics=defaultdict(lambda: defaultdict(list)), _total_train_tokens=0)
+    inputs = {"input_ids": torch.zeros(len(logits), 1, dtype=torch.long)}
+    if margin is not None:
+        inputs["margin"] = margin
+    return RewardTrainer.compute_loss(trainer, model, inputs)
+
+
+def test_the_reference_is_trls_reward_trainer_loss_on_every_case():
+    for case in REWARD_LOSS_CASES:
+        assert reward_model_loss(**case.kwargs).item() == pytest.approx(trl_reward_loss(**case.kwargs).item(),
+                                                                       rel=1e-6), case.note
+
+
+def test_trls_own_loss_passes_the_checker():
+    assert check_reward_loss(lambda chosen_rewards, rejected_rewards, margin=None:
+                             trl_reward_loss(chosen_rewards, rejected_rewards, margin)).status == "passed"
+
+
+def test_the_library_reward_loss_passes_and_is_stable():
+    assert check_reward_loss(reward_model_loss).status == "passed"
+    assert reward_model_loss(torch.tensor([0.0]), torch.tensor([0.0])).item() == pytest.approx(0.6931472)  # ln 2
+    assert torch.isfinite(reward_model_loss(torch.tensor([-500.0]), torch.tensor([500.0])))
+
+
+def test_the_centering_mistake_is_what_trl_adds_when_the_coefficient_is_set():
+    c, r = torch.tensor([1.0, -0.5]), torch.tensor([0.25, 0.75])
+    assert _rm_centered(c, r).item() == pytest.approx(trl_reward_loss(c, r, center_rewards_coefficient=0.01).item())
+
+
+@pytest.mark.parametrize("wrong, words", [(_rm_flipped, "sign flipped"), (_rm_no_log, "sigmoid without the log"),
+                                          (_rm_one_minus_sigmoid, "sigmoid without the log"),
+                                          (_rm_sum, "sum instead of mean"), (_rm_margin_ignored, "margin missing"),
+                                          (_rm_margin_added, "margin with the wrong sign"),
+                                          (_rm_centered, "centering term"),
+                                          (_rm_log_of_sigmoid, "logsigmoid")])
+def test_reward_loss_mistakes_are_named(wrong, words):
+    result = check_reward_loss(wrong)
+    assert result.status == "failed" and words in result.message and "smallest failing case" in result.message
+
+
+def test_reward_loss_stub_is_not_done_and_the_library_is_used():
+    def stub(chosen_rewards, rejected_rewards, margin=None):
+        raise NotImplementedError()
+
+    result = check_reward_loss(stub)
+    assert result.status == "not done"
+    assert use(result, stub, reward_model_loss, show=False) is reward_model_loss
+    assert use(check_reward_loss(_rm_flipped), _rm_flipped, reward_model_loss, show=False) is reward_model_loss
+    mine = lambda chosen_rewards, rejected_rewards, margin=None: reward_model_loss(chosen_rewards, rejected_rewards,
+                                                                                   margin)
+    assert use(check_reward_loss(mine), mine, reward_model_loss, show=False) is mine
+
+
+def test_a_function_without_the_margin_argument_fails_on_the_margin_case():
+    result = check_reward_loss(lambda chosen_rewards, rejected_rewards:
+                               reward_model_loss(chosen_rewards, rejected_rewards))
+    assert result.status == "failed" and "TypeError" in result.message and "margin" in result.message

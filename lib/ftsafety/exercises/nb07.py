@@ -132,3 +132,96 @@ AGREEMENT_MISTAKES = [
 def check_agreement(fn: Callable) -> Check:
     """Check ``fn(better_scores, worse_scores) -> Rate`` against the library's ``agreement(score_pairs(...))``."""
     return check("pairwise agreement", fn, AGREEMENT_CASES, pair_agreement, AGREEMENT_MISTAKES)
+
+
+# --- Exercise 7.3: the reward model's loss (Bradley-Terry, as TRL's RewardTrainer minimises it) -------------------
+# The reference is written here, not in ``ftsafety.rewards``: the library trains its reward model with TRL's
+# ``RewardTrainer`` and has no standalone loss function. It is TRL 1.16's ``RewardTrainer.compute_loss`` term for term
+# (tests/test_exercises_nb07.py runs TRL's own ``compute_loss`` on every case below): ``-logsigmoid(r_chosen -
+# r_rejected [- margin]).mean()``; TRL subtracts a margin only when the data carry a "margin" column, and adds the
+# centering term only when ``center_rewards_coefficient`` is set (the course's ``RewardConfig`` leaves it None).
+
+def reward_model_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor,
+                      margin: torch.Tensor | None = None) -> torch.Tensor:
+    """The Bradley-Terry loss of a reward model on a batch of pairs, as TRL's ``RewardTrainer`` computes it:
+    ``-log sigmoid(r_chosen - r_rejected - margin)`` averaged over the pairs (no margin term when ``margin`` is None).
+    ``[n]`` tensors in, a scalar tensor out."""
+    diff = chosen_rewards - rejected_rewards
+    if margin is not None:
+        diff = diff - margin
+    return -torch.nn.functional.logsigmoid(diff).mean()
+
+
+REWARD_LOSS_CASES = [
+    Case({"chosen_rewards": _t([1.0]), "rejected_rewards": _t([0.0])}, "one pair, the chosen one scored higher"),
+    Case({"chosen_rewards": _t([0.5, -0.25, 2.0]), "rejected_rewards": _t([-0.5, 0.25, 1.0])},
+         "three pairs, one of them scored the wrong way round"),
+    Case({"chosen_rewards": _t([1.0, 0.0, 2.5]), "rejected_rewards": _t([0.0, 0.5, 0.5]),
+          "margin": _t([0.5, 0.0, 3.0])}, "with a margin per pair (a dataset with a \"margin\" column)"),
+    Case({"chosen_rewards": _t([2.0, -60.0, 0.0]), "rejected_rewards": _t([2.0, 60.0, 0.5])},
+         "a tie and a pair the model gets badly wrong (difference -120)"),
+]
+
+
+def _rm_flipped(chosen_rewards, rejected_rewards, margin=None):
+    return reward_model_loss(rejected_rewards, chosen_rewards, margin)
+
+
+def _rm_no_log(chosen_rewards, rejected_rewards, margin=None):
+    diff = chosen_rewards - rejected_rewards - (0 if margin is None else margin)
+    return -torch.sigmoid(diff).mean()
+
+
+def _rm_one_minus_sigmoid(chosen_rewards, rejected_rewards, margin=None):
+    diff = chosen_rewards - rejected_rewards - (0 if margin is None else margin)
+    return (1 - torch.sigmoid(diff)).mean()
+
+
+def _rm_sum(chosen_rewards, rejected_rewards, margin=None):
+    diff = chosen_rewards - rejected_rewards - (0 if margin is None else margin)
+    return -torch.nn.functional.logsigmoid(diff).sum()
+
+
+def _rm_margin_ignored(chosen_rewards, rejected_rewards, margin=None):
+    return reward_model_loss(chosen_rewards, rejected_rewards)
+
+
+def _rm_margin_added(chosen_rewards, rejected_rewards, margin=None):
+    return reward_model_loss(chosen_rewards, rejected_rewards, None if margin is None else -margin)
+
+
+def _rm_centered(chosen_rewards, rejected_rewards, margin=None):
+    return (reward_model_loss(chosen_rewards, rejected_rewards, margin)
+            + 0.01 * torch.mean((chosen_rewards + rejected_rewards) ** 2))
+
+
+def _rm_log_of_sigmoid(chosen_rewards, rejected_rewards, margin=None):
+    diff = chosen_rewards - rejected_rewards - (0 if margin is None else margin)
+    return -torch.log(torch.sigmoid(diff)).mean()
+
+
+REWARD_LOSS_MISTAKES = [
+    ("sign flipped: the loss is -log sigmoid(r_chosen - r_rejected); yours uses rejected minus chosen, so minimising it "
+     "would teach the reward model to prefer the rejected answer", _rm_flipped),
+    ("sigmoid without the log: sigmoid(r_chosen - r_rejected) is Bradley-Terry's probability that the chosen answer "
+     "is preferred, and the loss is its negative LOG-likelihood, -log sigmoid(...)", _rm_no_log),
+    ("sigmoid without the log: 1 - sigmoid(d) is not the loss; the loss is the negative log-likelihood, "
+     "-log sigmoid(r_chosen - r_rejected)", _rm_one_minus_sigmoid),
+    ("sum instead of mean: TRL averages the per-pair losses over the batch (.mean()), so the loss does not grow with "
+     "the number of pairs", _rm_sum),
+    ("margin missing: when the data give a margin, TRL subtracts it inside the sigmoid, "
+     "-log sigmoid(r_chosen - r_rejected - margin)", _rm_margin_ignored),
+    ("margin with the wrong sign: TRL subtracts the margin, -log sigmoid(r_chosen - r_rejected - margin), so the chosen "
+     "answer must beat the rejected one BY the margin", _rm_margin_added),
+    ("a centering term TRL does not add here: 0.01 * mean((r_chosen + r_rejected)^2) is added only when "
+     "center_rewards_coefficient is set, and the course's RewardConfig leaves it None", _rm_centered),
+    ("-log(sigmoid(d)) becomes inf when d is very negative (sigmoid(-120) is 0 in float32): use "
+     "torch.nn.functional.logsigmoid, which TRL uses and which stays finite", _rm_log_of_sigmoid),
+]
+
+
+def check_reward_loss(fn: Callable) -> Check:
+    """Check ``fn(chosen_rewards, rejected_rewards, margin=None) -> scalar`` against :func:`reward_model_loss` (TRL
+    1.16's ``RewardTrainer.compute_loss``, written out)."""
+    return check("the reward model's loss", fn, REWARD_LOSS_CASES, reward_model_loss, REWARD_LOSS_MISTAKES,
+                 rtol=1e-5, atol=1e-6)
