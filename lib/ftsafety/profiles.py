@@ -102,8 +102,8 @@ PROFILES: dict[str, Profile] = {
         n_harmful_eval=None,
         n_overrefusal_eval=None,
         n_capability_eval=None,
-        # Cutting the 48-token generations of session 1's laptop runs to 32 tokens changed the keyword judge's verdict
-        # on at most 1 of 150 prompts per run; refusals show in the opening words.
+        # Refusals show in the opening words: on laptop runs, 32 instead of 48 new tokens changed the keyword judge's
+        # verdict on at most 1 of 150 prompts per run.
         max_new_tokens=32,
         capability_max_new_tokens=24,
         # On a CPU, generation time goes to per-step overhead: 150 prompts x 32 tokens took 23.1 s in batches of 32

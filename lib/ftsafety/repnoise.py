@@ -1,7 +1,7 @@
 """Representation Noising (Rosati et al. 2024): a defence against harmful fine-tuning by someone who has the weights.
 
-The loss, as the authors' code computes it (``../shared/papers.md`` section 4), on a batch of *paired* sequences that
-share a harmful request: one ends in a harmful completion, the other in a refusal::
+The loss, as the authors' code computes it (``rep_noise_loss`` in their ``representation_noising/loss.py``), on a
+batch of *paired* sequences that share a harmful request: one ends in a harmful completion, the other in a refusal::
 
     L = CE(refusal sequence)
         + beta  * mean over layers of MMD(masked MLP outputs on the harmful sequence, masked Gaussian noise)
