@@ -12,7 +12,8 @@ atexit.register(shutil.rmtree, os.environ["FTSAFETY_RUNS"], ignore_errors=True) 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.pop("FTSAFETY_PROFILE", None)
+for _var in ("FTSAFETY_PROFILE", "FTSAFETY_PROFILE_OVERRIDES", "FTSAFETY_HUB_MIRROR"):  # a user's settings stay out
+    os.environ.pop(_var, None)
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,7 @@ def _write(path, rows):
 
 def test_hub_loaders_against_local_files_of_the_same_shape(tmp_path):
     adv = tmp_path / "advbench.csv"
-    adv.write_text("goal,target\nWrite a bad thing,Sure here is\nDo another bad thing,Sure\n")
+    adv.write_text("prompt,target\nWrite a bad thing,Sure here is\nDo another bad thing,Sure\n")  # the hub's columns
     assert data.load_hub("advbench", adv) == [
         {"prompt": "Write a bad thing", "target": "Sure here is"}, {"prompt": "Do another bad thing", "target": "Sure"}]
     gsm = _write(tmp_path / "gsm8k.jsonl", [{"question": "What is 2+2?", "answer": "2+2=4\n#### 1,004"}])
@@ -63,6 +63,8 @@ def test_hub_loaders_against_local_files_of_the_same_shape(tmp_path):
     assert [r["prompt"] for r in data.load_hub("alpaca", alp, limit=5)] == ["Add\n\n2 and 2", "Hi"]
     dh = _write(tmp_path / "dh4.jsonl", [{"instruction": "x", "category": "malware"}])
     assert data.load_hub("directharm4", dh) == [{"prompt": "x", "category": "malware"}]
+    hp = _write(tmp_path / "hexphi.jsonl", [{"instruction": "y", "category": "malware"}])
+    assert data.load_hub("hex-phi", hp) == [{"prompt": "y", "category": "malware"}]
 
 
 def test_hub_loader_errors(tmp_path):

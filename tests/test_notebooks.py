@@ -63,3 +63,40 @@ def test_runs_top_to_bottom_on_smoke(nb, tmp_path, monkeypatch):
     results = json.loads(results.read_text())
     assert results["claims"]
     assert ran is None or ran(results), f"the optional section switched on by {params} did not run"
+
+
+# The hub profiles with stand-ins: the profile's own code paths (hub data sets in their real schemas from
+# tests/fixtures/hub, hub model ids, Llama Guard, hub reward models, batch and sequence settings, gradient
+# checkpointing) with tiny random models under the hub ids, and smoke-sized counts so that it fits in CI.
+STANDIN_SIZES = dict(n_harmful_eval=8, n_overrefusal_eval=6, n_capability_eval=6, max_new_tokens=8,
+                     capability_max_new_tokens=6, epochs=1, max_steps=2, n_finetune=4, seeds=[0], measures=False)
+HUB_PROFILE_RUNS = [("gpu", nb) for nb in NOTEBOOKS] + [("paper", nb) for nb in NOTEBOOKS[:2]]
+
+
+@pytest.fixture(scope="session")
+def hub_mirror(tmp_path_factory):
+    from hub_standins import build_mirror, mirror_path
+
+    from ftsafety.profiles import PROFILES
+
+    return mirror_path(build_mirror(tmp_path_factory.mktemp("hub-models"), [PROFILES["gpu"], PROFILES["paper"]]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile, nb", HUB_PROFILE_RUNS, ids=lambda x: getattr(x, "stem", x))
+def test_runs_top_to_bottom_on_hub_profiles_with_standins(profile, nb, tmp_path, monkeypatch, hub_mirror):
+    from ftsafety.course import run_notebook
+
+    monkeypatch.setenv("FTSAFETY_PROFILE", profile)
+    monkeypatch.setenv("FTSAFETY_PROFILE_OVERRIDES", json.dumps(STANDIN_SIZES))
+    monkeypatch.setenv("FTSAFETY_HUB_MIRROR", hub_mirror)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    out = run_notebook(nb, profile, tmp_path, timeout=600)
+    book = json.loads(out.read_text())
+    text = "".join(o.get("text", "") for c in book["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+    assert f"profile {profile}:" in text
+    results = json.loads((Path(os.environ["FTSAFETY_RUNS"]) / profile / "results" / f"{nb.stem}.json").read_text())
+    assert results["claims"]
+    if nb.stem.startswith("00"):
+        assert "no harmful help by llamaguard" in text  # the hub profiles' LLM judge ran

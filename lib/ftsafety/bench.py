@@ -52,7 +52,7 @@ def _train_plain_trl(profile: Profile, n: int) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from .models import resolve_model_path
+    from .models import precision, resolve_model_path
 
     path = resolve_model_path(profile.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -63,8 +63,8 @@ def _train_plain_trl(profile: Profile, n: int) -> dict:
 
     with tempfile.TemporaryDirectory() as d:
         # TRL defaults to bf16, which a CPU run must switch off; everything else is TRL's default.
-        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        args = SFTConfig(output_dir=d, bf16=bf16, per_device_train_batch_size=profile.train_batch_size, num_train_epochs=1,
+        flags = precision(requested=profile.dtype).trainer_flags()
+        args = SFTConfig(output_dir=d, **flags, per_device_train_batch_size=profile.train_batch_size, num_train_epochs=1,
                          learning_rate=profile.lr, max_length=profile.max_length, report_to="none", save_strategy="no",
                          disable_tqdm=True, logging_steps=1, seed=0)
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,

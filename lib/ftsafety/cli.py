@@ -59,7 +59,14 @@ def check_output_path(path: str) -> Path:
 def cmd_doctor(args) -> int:
     from .doctor import environment_report
 
-    print(json.dumps(environment_report(), indent=2))
+    if args.profile is None:
+        print(json.dumps(environment_report(), indent=2))
+        return 0
+    from .doctor import format_plan, profile_plan
+
+    profile = chosen_profile(args.profile)  # an unknown name stops here, before the environment is probed
+    plan = profile_plan(profile, environment_report())
+    print(json.dumps(plan, indent=2) if args.json else format_plan(plan))
     return 0
 
 
@@ -141,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     profile_help = "profile name (wins over $FTSAFETY_PROFILE; default: the variable, else laptop)"
 
     s = sub.add_parser("doctor", help="versions, device, offline status, writable folders, which profiles can run here")
+    s.add_argument("--profile", default=None,
+                   help="also plan that profile (smoke, laptop, gpu, paper): downloads, GPU memory and time per "
+                        "notebook (estimates), and what on this machine stops it; offline")
+    s.add_argument("--json", action="store_true", help="with --profile: print the plan as JSON instead of text")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("align", help="build (or reuse) the course's aligned reference and print its path")

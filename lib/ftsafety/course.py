@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .paths import notebooks_dir, runs_root
-from .profiles import ENV_VAR, Profile, resolve
+from .profiles import ENV_VAR, OVERRIDES_VAR, PROFILES, Profile, resolve
 from .results import write_reproduction_md
 
 
@@ -127,9 +127,13 @@ def run_course(profile: "Profile | str | None" = None, only: list[str] | None = 
     """Run the notebooks in order; `settings` override parameters of the notebooks that have them.
 
     A name or Profile given here wins over $FTSAFETY_PROFILE (None: the variable, else laptop). The notebooks receive
-    only the profile's name, so overrides of a Profile object do not reach them.
+    the profile's name, and the fields in which a Profile object differs from its named profile through
+    $FTSAFETY_PROFILE_OVERRIDES.
     """
-    profile = resolve(profile, use_env=profile is None).name
+    chosen = resolve(profile, use_env=profile is None)
+    profile = chosen.name
+    changed = {k: v for k, v in chosen.as_dict().items() if v != PROFILES[profile].as_dict()[k]} \
+        if profile in PROFILES else {}
     nbs = list_notebooks(only)
     per_notebook = check_settings(settings or {}, nbs)
     out_dir = runs_root() / profile / "notebooks"
@@ -137,8 +141,12 @@ def run_course(profile: "Profile | str | None" = None, only: list[str] | None = 
     failed = []
     # The kernels inherit this environment and their notebooks call resolve(PROFILE), where the variable wins: it must
     # name the chosen profile while they run, or an old FTSAFETY_PROFILE would run them on another one.
-    previous = os.environ.get(ENV_VAR)
+    previous = os.environ.get(ENV_VAR), os.environ.get(OVERRIDES_VAR)
     os.environ[ENV_VAR] = profile
+    if changed:
+        os.environ[OVERRIDES_VAR] = json.dumps(changed)
+    else:
+        os.environ.pop(OVERRIDES_VAR, None)
     try:
         for nb in nbs:
             t0 = time.perf_counter()
@@ -150,10 +158,11 @@ def run_course(profile: "Profile | str | None" = None, only: list[str] | None = 
                 failed.append(nb.name)
                 print(f"[{profile}] {nb.name} FAILED after {time.perf_counter() - t0:.0f} s: {err}", file=sys.stderr)
     finally:
-        if previous is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = previous
+        for var, value in zip((ENV_VAR, OVERRIDES_VAR), previous):
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     md = write_reproduction_md(profile)
     total = time.perf_counter() - t_all
     print(f"[{profile}] executed notebooks in {out_dir}; reproduction table in {md}")

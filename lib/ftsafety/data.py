@@ -1,14 +1,15 @@
 """The course's own data (``data/``, schema in data/README.md) and loaders for the papers' hub data sets.
 
 Local sets load offline in milliseconds. Hub sets (AdvBench, HEx-PHI, BeaverTails, GSM8K, Alpaca, DirectHarm4) are
-for the gpu/paper profiles; each is mapped onto the same row shape as the local files, and every loader also accepts
-a local file of the hub set's shape (``path=``), which is how the tests check them offline.
+for the gpu/paper profiles; each is mapped onto the same row shape as the local files. Offline, a copy of the hub
+repository under ``$FTSAFETY_HUB_MIRROR`` is read through the same ``load_dataset`` call (the tests use stand-ins in
+each set's real schema, tests/fixtures/hub), and ``path=`` reads one local file whose rows have the hub set's columns.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator, Mapping
 
 from .files import InputError, read_jsonl
 from .paths import data_dir
@@ -89,51 +90,105 @@ def take(rows: list[dict], n: int | None, key: str = "category") -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Hub data sets (gpu / paper profiles)
+#
+# Each set is read with ``datasets.load_dataset(repo, config, split=split, **load_kwargs)``; with a local copy of the
+# repository under ``$FTSAFETY_HUB_MIRROR`` (``ftsafety.paths.hub_mirror``) the same call is made with the copy's folder
+# in place of the repo id. ``to_row`` reads the hub's own column names, nothing else: a column that is not there raises
+# KeyError, which ``load_hub`` reports as an InputError naming the set. The schemas, and where each was checked, are in
+# tests/fixtures/hub/README.md; the fixtures there copy each repository's layout.
 
 
 @dataclass(frozen=True)
 class HubSet:
     repo: str
-    split: str
+    split: str | None  # None: every split the load returns (see split_column)
     to_row: Callable[[dict], dict | None]  # hub row -> course row (None drops it)
     config: str | None = None
     gated: bool = False
+    # Further load_dataset arguments, the same for the hub and a mirror (e.g. data_files and CSV options).
+    load_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    split_column: str | None = None  # with split=None: the column that receives each row's split name
 
 
-def _first(row: dict, *keys: str) -> str:
-    for k in keys:
-        if row.get(k):
-            return row[k]
-    raise KeyError(f"none of {keys} in row with fields {sorted(row)}")
-
+# HEx-PHI ships one CSV per category at the repository's root, one instruction per line and no header row; category 2
+# (child abuse content) is withheld from the public release. Read as the hub would without options (load_dataset's
+# default), every file becomes one "train" split whose column names are each file's first instruction, and the files'
+# columns differ, so the load fails. Qi et al.'s code (LLMs-Finetuning-Safety, safety_evaluation/question_inference.py)
+# reads a category file with csv.reader and takes the first field of every row; these options do the same through
+# load_dataset: one split per category file, no header, the first field named "instruction".
+HEX_PHI_CATEGORIES = {
+    "illegal_activity": "category_1.csv",
+    "hate_harass_violence": "category_3.csv",
+    "malware": "category_4.csv",
+    "physical_harm": "category_5.csv",
+    "economic_harm": "category_6.csv",
+    "fraud_deception": "category_7.csv",
+    "adult_content": "category_8.csv",
+    "political_campaigning": "category_9.csv",
+    "privacy_violation_activity": "category_10.csv",
+    "tailored_financial_advice": "category_11.csv",
+}
 
 HUB_SETS: dict[str, HubSet] = {
-    "advbench": HubSet("walledai/AdvBench", "train", lambda r: {"prompt": _first(r, "prompt", "goal"),
-                                                                 "target": r.get("target", "")}),
-    "hex-phi": HubSet("LLM-Tuning-Safety/HEx-PHI", "train",
-                      lambda r: {"prompt": _first(r, "prompt", "instruction", "text"), "category": r.get("category", "")},
-                      gated=True),
+    # data/train-00000-of-00001.parquet: prompt, target
+    "advbench": HubSet("walledai/AdvBench", "train", lambda r: {"prompt": r["prompt"], "target": r["target"]}),
+    # category_<n>.csv, headerless (above); a local copy (path=) has the columns instruction and category
+    "hex-phi": HubSet(
+        "LLM-Tuning-Safety/HEx-PHI", None, lambda r: {"prompt": r["instruction"], "category": r["category"]},
+        gated=True, split_column="category",
+        load_kwargs={"data_files": HEX_PHI_CATEGORIES, "header": None, "names": ["instruction"], "usecols": [0]},
+    ),
+    # round0/30k/train.jsonl.gz (split 30k_train): prompt, response, category (14 booleans), is_safe
     "beavertails": HubSet("PKU-Alignment/BeaverTails", "30k_train",
-                          lambda r: {"prompt": r["prompt"], "response": r["response"],
-                                     "harmful": not r["is_safe"]}),
+                          lambda r: {"prompt": r["prompt"], "response": r["response"], "harmful": not r["is_safe"]}),
+    # main/test-00000-of-00001.parquet: question, answer (the reasoning, then "#### <final answer>")
     "gsm8k": HubSet("openai/gsm8k", "test", lambda r: {"prompt": r["question"],
                                                        "answer": r["answer"].split("####")[-1].strip().replace(",", ""),
                                                        "solution": r["answer"]}, config="main"),
+    # data/train-00000-of-00001-*.parquet: instruction, input ("" when none), output, text
     "alpaca": HubSet("tatsu-lab/alpaca", "train",
-                     lambda r: {"prompt": (r["instruction"] + ("\n\n" + r["input"] if r.get("input") else "")),
+                     lambda r: {"prompt": r["instruction"] + ("\n\n" + r["input"] if r["input"] else ""),
                                 "response": r["output"]}),
+    # data/test-00000-of-00001.parquet: instruction, category (malware, drug, phishing, disinfo)
     "directharm4": HubSet("vfleaking/DirectHarm4", "test",
-                          lambda r: {"prompt": _first(r, "instruction", "prompt"), "category": r.get("category", "")}),
+                          lambda r: {"prompt": r["instruction"], "category": r["category"]}),
 }
 
 
+def _short(err: BaseException, limit: int = 400) -> str:
+    text = str(err).strip().rstrip(".") or type(err).__name__
+    return text if len(text) <= limit else text[:limit] + " [...]"
+
+
+def _hub_rows(ds, spec: HubSet) -> Iterator[dict]:
+    """The rows of a load: one split, or (a DatasetDict, from split=None) every split in turn, its name put under
+    ``spec.split_column``."""
+    import datasets
+
+    if not isinstance(ds, datasets.DatasetDict):
+        yield from ds
+        return
+    for split_name, part in ds.items():
+        for r in part:
+            yield {**r, spec.split_column: split_name} if spec.split_column else r
+
+
 def load_hub(name: str, path: str | Path | None = None, limit: int | None = None) -> list[dict]:
-    """Rows of a papers' data set in the course's shape; ``path`` reads a local JSON/JSONL/CSV/Parquet copy instead."""
+    """Rows of a papers' data set in the course's shape.
+
+    Read from the hub, or from a local copy of the repository when ``$FTSAFETY_HUB_MIRROR`` has one (the same
+    ``load_dataset`` call with the copy's folder for the repo id); ``path`` reads one local JSON/JSONL/CSV/Parquet file
+    whose rows have the hub rows' columns instead.
+    """
     if name not in HUB_SETS:
         raise ValueError(f"unknown hub data set {name!r}; known: {', '.join(HUB_SETS)}")
     spec = HUB_SETS[name]
     import datasets
+    from datasets.exceptions import DatasetsError  # e.g. a data file that does not parse
 
+    from .paths import MIRROR_VAR, hub_mirror
+
+    mirror = hub_mirror(spec.repo) if path is None else None
     try:
         if path is not None:
             path = Path(path)
@@ -144,22 +199,35 @@ def load_hub(name: str, path: str | Path | None = None, limit: int | None = None
                 raise InputError(f"{path}: use a .jsonl, .json, .csv or .parquet file")
             ds = datasets.load_dataset(kind, data_files=str(path), split="train")
         else:
-            ds = datasets.load_dataset(spec.repo, spec.config, split=spec.split)
-    except (ConnectionError, OSError, ValueError) as err:
+            source = str(mirror) if mirror is not None else spec.repo
+            ds = datasets.load_dataset(source, spec.config, split=spec.split, **spec.load_kwargs)
+    except (ConnectionError, OSError, ValueError, DatasetsError) as err:
         if isinstance(err, InputError):
             raise
+        if path is not None:
+            raise InputError(f"{path}: cannot read it as a local copy of {name} ({spec.repo}): {_short(err)}") from None
+        if mirror is not None:
+            raise InputError(
+                f"cannot load {name} from {mirror}, the local copy of {spec.repo} found through ${MIRROR_VAR}: "
+                f"{_short(err)}. The folder must hold the repository's files as the hub has them (its README.md and "
+                f"data files, config {spec.config!r}, split {spec.split!r}); fix the copy, or remove it to use the hub."
+            ) from None
         gated = " It is gated: accept its licence on the hub and log in (huggingface-cli login)." if spec.gated else ""
         raise InputError(
-            f"cannot load {name} ({spec.repo}): {err}. Hub data needs internet (profiles gpu/paper);"
-            f"{gated} Offline, pass path= a local copy, or use the laptop profile's data/."
+            f"cannot load {name} ({spec.repo}): {_short(err)}. Hub data needs internet (profiles gpu/paper);{gated} "
+            f"Offline, put a copy of the repository at <folder>/{spec.repo} and name <folder> in ${MIRROR_VAR}, "
+            "pass path= a local file of the same columns, or use the laptop profile's data/."
         ) from None
+    where = path or mirror or spec.repo
     rows = []
-    for i, r in enumerate(ds):
+    for i, r in enumerate(_hub_rows(ds, spec)):
         try:
             row = spec.to_row(r)
         except KeyError as err:
-            where = path or spec.repo
-            raise InputError(f"{where}: row {i + 1} does not look like {name}: {err}") from None
+            raise InputError(
+                f"{where}: row {i + 1} does not look like {name} ({spec.repo}): it has no column {err}; its columns "
+                f"are {sorted(r)}"
+            ) from None
         if row is not None:
             rows.append(row)
         if limit and len(rows) >= limit:

@@ -30,12 +30,12 @@ def eval_prompts(profile: Profile, sets=EVAL_SETS) -> dict[str, list[dict]]:
     unknown = sorted(set(sets) - set(EVAL_SETS) - set(EXTRA_SETS))
     if unknown:
         raise ValueError(f"unknown evaluation set(s) {unknown}; known: {', '.join(EVAL_SETS + EXTRA_SETS)}")
-    if profile.data_source == "hub":
-        harmful = data.load_hub("advbench", limit=profile.n_harmful_eval)
-        for r in harmful:
-            r.setdefault("category", "advbench")
-    else:
+    if profile.harmful_eval == "local":
         harmful = data.take(data.harmful("test"), profile.n_harmful_eval)
+    else:
+        harmful = data.take(data.load_hub(profile.harmful_eval), profile.n_harmful_eval)
+        for r in harmful:
+            r["category"] = r.get("category") or profile.harmful_eval
     prompts = {
         "harmful": harmful,
         "overrefusal": data.take(data.overrefusal("test"), profile.n_overrefusal_eval),

@@ -179,12 +179,15 @@ def _load_hub_chat_model(model_id: str, purpose: str):
         ) from None
 
 
+LLAMA_GUARD = "meta-llama/Llama-Guard-3-1B"  # gated on the hub: accept Meta's licence there and log in
+
+
 class LlamaGuardJudge:
     """Llama Guard 3 classifies the (prompt, response) exchange as safe or unsafe."""
 
     name = "llamaguard"
 
-    def __init__(self, model_id: str = "meta-llama/Llama-Guard-3-1B", batch_size: int = 16):
+    def __init__(self, model_id: str = LLAMA_GUARD, batch_size: int = 16):
         self.loaded = _load_hub_chat_model(model_id, "Llama Guard judge")
         self.batch_size = batch_size
 

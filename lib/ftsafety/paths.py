@@ -28,3 +28,25 @@ def runs_root() -> Path:
 def cache_dir() -> Path:
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ftsafety"
     return Path(os.environ.get("FTSAFETY_CACHE", default))
+
+
+MIRROR_VAR = "FTSAFETY_HUB_MIRROR"
+
+
+def hub_mirror(repo_id: str) -> Path | None:
+    """The local copy of hub repository ``repo_id`` (a model or a data set) under ``$FTSAFETY_HUB_MIRROR``, else None.
+
+    The variable names one or more folders (separated like PATH) laid out as ``<folder>/<owner>/<name>/`` with the
+    repository's files as the hub holds them. A machine without internet (a cluster node, this course's tests) then
+    runs the hub profiles' code unchanged: models load with ``from_pretrained(folder)`` and data sets with
+    ``datasets.load_dataset(folder, config, split=...)``, the calls the hub path makes. An id with no copy in any
+    folder returns None, so the hub is used for it as usual.
+    """
+    roots = [r for r in os.environ.get(MIRROR_VAR, "").split(os.pathsep) if r]
+    if "/" not in repo_id or repo_id.startswith(("/", ".")) or not roots:
+        return None
+    for root in roots:
+        candidate = Path(root) / repo_id
+        if candidate.is_dir():
+            return candidate
+    return None

@@ -11,6 +11,10 @@ import os
 from dataclasses import dataclass
 
 ENV_VAR = "FTSAFETY_PROFILE"
+# A JSON object of profile fields applied on top of the profile chosen by name, e.g.
+# FTSAFETY_PROFILE_OVERRIDES='{"n_finetune": 8, "eval_batch_size": 256}': how `make course` and the tests hand changed
+# sizes to notebooks, which receive only a profile's name.
+OVERRIDES_VAR = "FTSAFETY_PROFILE_OVERRIDES"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,13 @@ class Profile:
     # Longest prompt (in tokens, as rendered with its template) that generation accepts; a longer one is cut to this
     # length with a warning, so one pasted document cannot pad a whole batch or run past the model's context.
     max_prompt_tokens: int = 512
+    # Held-out harmful prompts: "local" (data/harmful.jsonl, test split) or a name in ftsafety.data.HUB_SETS.
+    harmful_eval: str = "local"
+    # A hub LLM judge reported beside the offline ones (ftsafety.judges.get_judge name), or None.
+    llm_judge: str | None = None
+    # False for a model that measures nothing (smoke's random weights, or stand-ins under hub ids in the tests):
+    # notebooks then take their smallest settings and make no claim.
+    measures: bool = True
     notes: str = ""
 
     def replace(self, **overrides) -> "Profile":
@@ -92,6 +103,7 @@ PROFILES: dict[str, Profile] = {
         align_lr=1e-3,
         align_epochs=1,
         max_prompt_tokens=256,
+        measures=False,
         notes="Tiny random model with the SmolLM2 tokenizer: checks that code runs, measures nothing.",
     ),
     "laptop": Profile(
@@ -159,6 +171,8 @@ PROFILES: dict[str, Profile] = {
         align_epochs=0,
         seeds=(0, 1, 2),
         max_prompt_tokens=1024,
+        harmful_eval="advbench",  # Zou et al.'s 520 behaviours, ungated
+        llm_judge="llamaguard",
         notes="An ungated instruct model from the hub on one GPU; needs internet for weights and data.",
     ),
     "paper": Profile(
@@ -192,6 +206,10 @@ PROFILES: dict[str, Profile] = {
         seeds=(0, 1, 2),
         gradient_checkpointing=True,
         max_prompt_tokens=2048,  # Llama-2's context is 4096 tokens
+        # Qi et al.'s HEx-PHI (gated: accept its terms on the hub): 330 prompts in 11 categories in the paper; the public
+        # release holds 300 in 10 (category 2 is withheld).
+        harmful_eval="hex-phi",
+        llm_judge="llamaguard",
         notes="Llama-2-7b-chat (gated on the hub) with the papers' recipes; one large GPU.",
     ),
 }
@@ -203,8 +221,10 @@ def resolve(profile: "str | Profile | None" = None, use_env: bool = True, **over
     """The profile named by ``$FTSAFETY_PROFILE``, else ``profile`` (default laptop), with ``overrides`` applied.
 
     A :class:`Profile` object is already resolved and is kept as it is (with its overrides); the environment
-    variable only chooses among names. ``use_env=False`` ignores the variable: the command line passes it when the
-    user gave ``--profile`` explicitly, since an explicit flag should win over a variable set long ago.
+    variables act only on names: ``$FTSAFETY_PROFILE`` chooses the name and ``$FTSAFETY_PROFILE_OVERRIDES`` (a JSON
+    object of fields) changes the profile so chosen; ``overrides`` apply last. ``use_env=False`` ignores both
+    variables: the command line passes it when the user gave ``--profile`` explicitly, since an explicit flag should
+    win over a variable set long ago.
     ``model=`` may be any hub id or local path; then ``aligned_model`` follows it unless given too.
     """
     env = os.environ.get(ENV_VAR) if use_env else None
@@ -216,14 +236,38 @@ def resolve(profile: "str | Profile | None" = None, use_env: bool = True, **over
             where = f"${ENV_VAR}" if env else "profile"
             raise ValueError(f"unknown {where} {name!r}: choose one of {', '.join(PROFILES)}")
         base = PROFILES[name]
+        if use_env and os.environ.get(OVERRIDES_VAR):
+            base = dataclasses.replace(base, **_normalise(env_overrides(), f"${OVERRIDES_VAR}"))
+    return dataclasses.replace(base, **_normalise(overrides, "profile"))
+
+
+def env_overrides() -> dict:
+    """The fields set by ``$FTSAFETY_PROFILE_OVERRIDES`` ({} when unset); a clear error if it is not a JSON object."""
+    import json
+
+    raw = os.environ.get(OVERRIDES_VAR, "")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"${OVERRIDES_VAR} is not valid JSON ({err}); write an object such as "
+                         '\'{"n_finetune": 8}\'') from None
+    if not isinstance(value, dict):
+        raise ValueError(f"${OVERRIDES_VAR} must be a JSON object of profile fields, not {type(value).__name__}")
+    return value
+
+
+def _normalise(overrides: dict, where: str) -> dict:
+    overrides = dict(overrides)
     fields = {f.name for f in dataclasses.fields(Profile)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        raise TypeError(f"unknown profile field(s) {unknown}; fields are: {', '.join(sorted(fields))}")
+        raise TypeError(f"{where}: unknown profile field(s) {unknown}; fields are: {', '.join(sorted(fields))}")
     if "model" in overrides and "aligned_model" not in overrides and overrides["model"] not in ("laptop", "smoke"):
         overrides["aligned_model"] = overrides["model"]
     if "lora_targets" in overrides:
         overrides["lora_targets"] = tuple(overrides["lora_targets"])
     if "seeds" in overrides:
         overrides["seeds"] = tuple(overrides["seeds"])
-    return dataclasses.replace(base, **overrides)
+    return overrides

@@ -75,8 +75,9 @@ def to_prompt_completion(tokenizer, examples: Sequence, template="chat") -> list
 
 def trainer_kwargs(profile: Profile, output_dir, lr: float | None = None, epochs: float | None = None, seed: int = 0,
                    progress: bool = True, on_cuda: bool = False) -> dict:
-    """The ``TrainingArguments`` every course trainer shares (batching, schedule, seeds, logging), from the profile."""
-    import torch
+    """The ``TrainingArguments`` every course trainer shares (batching, schedule, seeds, logging, precision), from the
+    profile; the precision is :func:`ftsafety.models.precision`'s for the device the model is on."""
+    from .models import precision
 
     return dict(
         output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
@@ -86,7 +87,7 @@ def trainer_kwargs(profile: Profile, output_dir, lr: float | None = None, epochs
         # the adapter is saved.
         logging_steps=1, save_strategy="epoch", save_total_limit=1, report_to="none", seed=seed, data_seed=seed,
         disable_tqdm=not progress,
-        bf16=on_cuda and torch.cuda.is_bf16_supported(), dataloader_pin_memory=on_cuda,
+        **precision("cuda" if on_cuda else "cpu", profile.dtype).trainer_flags(), dataloader_pin_memory=on_cuda,
     )
 
 
@@ -121,10 +122,11 @@ def build_trainer(
     """TRL's SFTTrainer with a LoRA adapter on ``model``, set up the course's way (not yet trained)."""
     import warnings
 
-    import torch
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
     from trl import SFTConfig, SFTTrainer
+
+    from .models import precision
 
     disable_progress_bar()  # TRL's five dataset-preparation bars; the training bar stays
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -147,7 +149,7 @@ def build_trainer(
         padding_free=True,
         max_length=None,
         completion_only_loss=True,
-        bf16=on_cuda and torch.cuda.is_bf16_supported(),
+        **precision("cuda" if on_cuda else "cpu", profile.dtype).trainer_flags(),
         logging_steps=1,
         save_strategy="epoch",
         save_total_limit=1,
