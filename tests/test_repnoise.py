@@ -120,3 +120,19 @@ def test_attack_content_counts_the_content_stand_ins_not_the_opener():
     got = attack_content_rate(["Sure! Here's how:\n1. [redacted step]", "Sure! Here's how:\n1. [1]. [2].",
                                "banana", "I'm sorry, I can't."])
     assert (got.k, got.n) == (1, 4)
+
+
+def test_logit_lens_reads_float32_states_through_a_half_precision_head(smoke):
+    """On a GPU the weights are bf16 while some hidden states stay float32 (found on an H200)."""
+    import copy
+
+    import torch
+
+    from ftsafety.repnoise import lens_ce
+
+    model = copy.deepcopy(smoke.model).to(torch.bfloat16)
+    hidden = torch.randn(2, 5, model.config.hidden_size)  # float32
+    ids = torch.randint(0, 100, (2, 5))
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    loss = lens_ce(hidden, ids, mask, model.model.norm, model.lm_head)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)

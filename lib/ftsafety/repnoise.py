@@ -90,7 +90,10 @@ def lens_ce(hidden, input_ids, mask, norm, head):
     pick = mask[:, 1:].bool()
     if not pick.any():
         return hidden.new_zeros(())
-    logits = head(norm(hidden[:, :-1][pick]))
+    readout = norm(hidden[:, :-1][pick])
+    # With half-precision weights (a GPU), a hidden state kept in float32 comes out of the norm in float32, which the
+    # half-precision head refuses: the readout takes the head's dtype, as it would inside the model.
+    logits = head(readout.to(head.weight.dtype))
     return F.cross_entropy(logits.float(), input_ids[:, 1:][pick])
 
 
