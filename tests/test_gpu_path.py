@@ -46,7 +46,8 @@ def test_profile_overrides_from_the_environment(monkeypatch):
     p = resolve("laptop")
     assert (p.name, p.n_finetune, p.seeds, p.max_length) == ("gpu", 4, (0,), 512)
     assert resolve("laptop", n_finetune=7).n_finetune == 7  # arguments apply last
-    assert resolve("laptop", use_env=False).n_finetune == 32  # an explicit --profile ignores the environment
+    assert resolve("laptop", use_env=False).n_finetune == 4  # an explicit --profile still takes the overrides
+    assert resolve("laptop", use_env=False).name == "laptop"
     monkeypatch.setenv("FTSAFETY_PROFILE_OVERRIDES", '{"n_fintune": 4}')
     with pytest.raises(TypeError, match=r"\$FTSAFETY_PROFILE_OVERRIDES: unknown profile field.*n_fintune"):
         resolve()
@@ -81,4 +82,8 @@ def test_a_hub_id_loads_from_a_mirror(monkeypatch, tmp_path, smoke):
     m = models.load("Qwen/Qwen2.5-1.5B-Instruct")
     assert m.path == str(tmp_path / "Qwen" / "Qwen2.5-1.5B-Instruct")
     assert m.model.config.num_hidden_layers == 2
-    assert models.resolve_model_path("laptop") != str(tmp_path / "laptop")  # course names are never mirrored
+    (tmp_path / "local" / "model").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FTSAFETY_HUB_MIRROR", str(tmp_path / "Qwen"))  # holds a folder named like the local one
+    (tmp_path / "Qwen" / "local" / "model").mkdir(parents=True)
+    assert models.resolve_model_path("local/model") == "local/model"  # an existing local path is never redirected

@@ -123,7 +123,7 @@ def test_attack_content_counts_the_content_stand_ins_not_the_opener():
 
 
 def test_logit_lens_reads_float32_states_through_a_half_precision_head(smoke):
-    """On a GPU the weights are bf16 while some hidden states stay float32 (found on an H200)."""
+    """On a GPU the weights are bf16 while some hidden states stay float32."""
     import copy
 
     import torch

@@ -91,7 +91,7 @@ HUB_SIZES: dict[str, dict] = {
     "Qwen/Qwen2.5-1.5B-Instruct": {"kind": "model", "gated": False, "size": "3.09 GB", "bytes": 3.09e9,
                                    "page": "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct/blob/refs%2Fpr%2F1/"
                                            "model.safetensors"},
-    # The meta-llama repository is gated and its listing was not readable here; read from
+    # The meta-llama repository is gated and its listing is gated; read from
     # https://huggingface.co/TheBloke/Llama-2-7B-Chat-fp16/tree/main, whose one commit is "Clone of
     # meta-llama/Llama-2-7b-chat-hf": model-00001-of-00002.safetensors 9.98 GB + model-00002-of-00002.safetensors
     # 3.5 GB (the repository also holds the same weights as .bin files, which from_pretrained skips).
@@ -132,7 +132,7 @@ HUB_SIZES: dict[str, dict] = {
 ARCHITECTURES: dict[str, dict] = {
     # config.json: https://huggingface.co/onnx-community/Qwen2.5-1.5B-Instruct/blob/94677ac/config.json
     # ("_name_or_path": "Qwen/Qwen2.5-1.5B-Instruct"); 1.54B parameters by count_params, 1.31B without the
-    # embeddings (pages quoting Qwen's card give the same 1.54B; the card itself was not readable here). The q/k/v
+    # embeddings (pages quoting Qwen's card give the same 1.54B; the card itself was not read). The q/k/v
     # projections carry biases (Qwen2's attention QKV bias).
     "Qwen/Qwen2.5-1.5B-Instruct": {"layers": 28, "hidden": 1536, "heads": 12, "kv_heads": 2, "intermediate": 8960,
                                    "vocab": 151936, "tied": True, "qkv_bias": True, "params": 1.54e9,
@@ -148,7 +148,7 @@ ARCHITECTURES: dict[str, dict] = {
     # Meta's card (github.com/meta-llama/PurpleLlama, Llama-Guard3/1B/MODEL_CARD.md): "a fine-tuned Llama-3.2-1B",
     # output layer "262.6M parameters (2048x128k)" before the mobile variant's pruning. Llama-3.2-1B's config (16
     # layers, hidden 2048, 32 heads, 8 KV heads, MLP 8192, vocab 128256) with an untied output layer gives 1.50B, which
-    # matches the 3 GB bf16 file above. The gated repository's own config.json was not readable here.
+    # matches the 3 GB bf16 file above. The gated repository's own config.json was not read.
     "meta-llama/Llama-Guard-3-1B": {"layers": 16, "hidden": 2048, "heads": 32, "kv_heads": 8, "intermediate": 8192,
                                     "vocab": 128256, "tied": False, "qkv_bias": False, "params": 1.50e9,
                                     "source": "https://github.com/meta-llama/PurpleLlama/blob/main/Llama-Guard3/1B/"
@@ -821,7 +821,7 @@ def format_plan(plan: dict) -> str:
             + "  ".join(f"{_fmt_minutes(t['total_minutes'][k]):>14s}" for k in keys))
         primary = t["primary"]
         if primary and t["rates"][primary]["device"] == "cpu" and not plan["local_model"]:
-            add("  (no GPU measurement in MEASURED_THROUGHPUT yet: these are CPU times; a GPU is far faster)")
+            add("  (CPU times scaled by FLOPs: on a GPU they are upper bounds; see docs/performance.md)")
         for a in t["assumptions"]:
             add(f"  - {a}")
 

@@ -222,6 +222,8 @@ def resolve_model_path(name: str) -> str:
                 f"{name[: -len('-aligned')]}` (about 5 minutes on a laptop CPU)"
             )
         return str(path)
+    if Path(name).exists():  # a local path, even one shaped like a hub id, is the user's own model
+        return name
     mirrored = hub_mirror(name)
     return str(mirrored) if mirrored is not None else name
 

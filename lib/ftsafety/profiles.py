@@ -52,7 +52,9 @@ class Profile:
     align_epochs: float
     seeds: tuple[int, ...] = (0,)
     gradient_checkpointing: bool = False  # saves memory on big models; only slows a small one down
-    dtype: str = "auto"  # "auto": bf16 on a capable GPU, float32 elsewhere
+    # The trainers' mixed precision (ftsafety.models.precision): "auto" is bf16 on a GPU that has it, fp16 with a loss
+    # scaler on one that does not, none on a CPU; models load with the "auto" choice whatever this says.
+    dtype: str = "auto"
     # Longest prompt (in tokens, as rendered with its template) that generation accepts; a longer one is cut to this
     # length with a warning, so one pasted document cannot pad a whole batch or run past the model's context.
     max_prompt_tokens: int = 512
@@ -222,9 +224,9 @@ def resolve(profile: "str | Profile | None" = None, use_env: bool = True, **over
 
     A :class:`Profile` object is already resolved and is kept as it is (with its overrides); the environment
     variables act only on names: ``$FTSAFETY_PROFILE`` chooses the name and ``$FTSAFETY_PROFILE_OVERRIDES`` (a JSON
-    object of fields) changes the profile so chosen; ``overrides`` apply last. ``use_env=False`` ignores both
-    variables: the command line passes it when the user gave ``--profile`` explicitly, since an explicit flag should
-    win over a variable set long ago.
+    object of fields) changes the profile so chosen; ``overrides`` apply last. ``use_env=False`` ignores
+    ``$FTSAFETY_PROFILE`` (not the overrides): the command line passes it when the user gave ``--profile`` explicitly,
+    since an explicit flag should win over a variable set long ago.
     ``model=`` may be any hub id or local path; then ``aligned_model`` follows it unless given too.
     """
     env = os.environ.get(ENV_VAR) if use_env else None
@@ -236,7 +238,7 @@ def resolve(profile: "str | Profile | None" = None, use_env: bool = True, **over
             where = f"${ENV_VAR}" if env else "profile"
             raise ValueError(f"unknown {where} {name!r}: choose one of {', '.join(PROFILES)}")
         base = PROFILES[name]
-        if use_env and os.environ.get(OVERRIDES_VAR):
+        if os.environ.get(OVERRIDES_VAR):
             base = dataclasses.replace(base, **_normalise(env_overrides(), f"${OVERRIDES_VAR}"))
     return dataclasses.replace(base, **_normalise(overrides, "profile"))
 
