@@ -114,11 +114,6 @@ def precision(device: str | None = None, requested: str = "auto", bf16_supported
     return Precision(device, "float32", False, False, f"half precision does not pay on {device}")
 
 
-def pick_dtype(device: str, dtype: str = "auto"):
-    """The torch dtype to load weights in (see :func:`precision`)."""
-    return precision(device, dtype).torch_dtype
-
-
 _ANNOUNCED: set = set()
 
 
