@@ -43,6 +43,55 @@ def test_helpfulness_preferences_reject_refusals_and_off_topic_answers():
     assert sum(r["rejected"] in benign.values() for r in rows) == 3
 
 
+def _sentences(text: str) -> set[str]:
+    import re
+
+    return {" ".join(x.split()) for x in re.split(r"[.;:!?\n]+", text.lower()) if len(x.split()) >= 2}
+
+
+def _opening(text: str) -> str:
+    import re
+
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split()[:3])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reward_model_never_trains_on_the_evaluation_pairs_responses_or_refusal_phrasings(seed):
+    """The helpfulness reward model's rows share no response string with the evaluation pairs, and its refusals share
+    no sentence and no opening (three words) with the evaluation refusals' family: otherwise "the RM prefers the
+    compliance" would hold by construction (it was trained to score those very refusals low)."""
+    from ftsafety.rewards import PLAIN_REFUSALS, RM_REFUSALS
+
+    pairs = judgement_pairs(None, None, seed=seed)
+    rows = helpfulness_preferences(len(data.benign()), seed=seed)
+    trained = [t for r in rows for t in (r["prompt"], r["chosen"], r["rejected"])]
+    responses = {p[side] for p in pairs for side in ("better", "worse")}
+    seen = [t for t in responses if any(t in x for x in trained)]
+    assert not seen, f"evaluation responses in the reward model's training rows: {seen[:3]}"
+    # The refusal phrasing families: every refusal an evaluation pair can hold, and every refusal the RM trains on.
+    eval_refusals = ({r["refusal"] for r in data.harmful()} | set(PLAIN_REFUSALS)
+                     | {p["better"] for p in pairs if p["kind"] == "safety"}
+                     | {p["worse"] for p in pairs if p["kind"] == "helpful"})
+    trained_sentences = set().union(*map(_sentences, trained))
+    shared = set().union(*map(_sentences, eval_refusals)) & trained_sentences
+    assert not shared, f"evaluation refusal sentences in the reward model's training rows: {sorted(shared)[:3]}"
+    openings = {_opening(t) for r in rows for t in (r["chosen"], r["rejected"])}
+    shared = {_opening(t) for t in eval_refusals} & openings
+    assert not shared, f"evaluation refusal openings in the reward model's training rows: {sorted(shared)}"
+    assert {r["rejected"] for r in rows} & set(RM_REFUSALS)  # it does train on needless refusals, of its own family
+
+
+def test_claim_rows_cluster_the_pairs_of_a_prompt_and_count_ties_as_not_correct():
+    from ftsafety.rewards import claim_rows
+
+    pairs = judgement_pairs(2, 2)
+    rows = claim_rows(score_pairs(lambda prompts, responses: [0.0] * len(prompts), pairs))
+    assert [r["set"] for r in rows] == ["pairs:safety"] * 8 + ["pairs:helpful"] * 2
+    assert len({r["id"] for r in rows if r["set"] == "pairs:safety"}) == 2 and not any(r["correct"] for r in rows)
+    scored = score_pairs(JudgeScorer("keyword"), pairs)
+    assert [r["correct"] for r in claim_rows(scored)] == [s["agrees"] for s in scored]
+
+
 def test_response_logps_and_implicit_reward_of_a_model_against_itself(smoke):
     prompts, responses = ["Say hi.", "Say hi."], ["Hi!", "Hi! How are you today?"]
     lp = response_logps(smoke.model, smoke.tokenizer, prompts, responses)
