@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 from ftsafety.cli import main
-from ftsafety.results import NotebookReport, write_reproduction_md
+from ftsafety.results import NotebookReport
 
 
 def test_judge_cli_labels_each_line(tmp_path, capsys):
@@ -49,21 +49,13 @@ def test_unavailable_model_says_what_to_run(tmp_path, monkeypatch, capsys):
     assert "ftsafety align --profile laptop" in capsys.readouterr().err
 
 
-def test_results_and_reproduction_table(tmp_path, monkeypatch):
+def test_a_quicker_rerun_keeps_the_longest_runtime(tmp_path, monkeypatch):
     monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
     rep = NotebookReport("00_setup_and_baseline", "laptop")
-    rep.claim("alignment raises refusal", "course", "up", {"before": 0.1, "after": 0.9}, True)
-    rep.claim("judges agree", "Qi et al.", "high agreement", 0.7, None, note="smoke")
-    saved = json.loads(rep.save().read_text())
-    assert saved["claims"][0]["reproduced"] is True and saved["runtime_s"] >= 0
-    md = write_reproduction_md("laptop").read_text()
-    assert "| 00_setup_and_baseline | alignment raises refusal | course | up | before: 0.1; after: 0.9 | yes |" in md
-    # A quicker re-run (stored runs reused) keeps the longest run's time next to its own.
-    data = json.loads(rep.path.read_text()) | {"runtime_s": 900.0, "longest_runtime_s": 900.0}
+    data = json.loads(rep.save().read_text()) | {"runtime_s": 900.0, "longest_runtime_s": 900.0}
     rep.path.write_text(json.dumps(data))
     again = json.loads(NotebookReport("00_setup_and_baseline", "laptop").save().read_text())
     assert again["runtime_s"] < 900.0 and again["longest_runtime_s"] == 900.0
-    assert "| n/a |" in md
 
 
 def test_bench_prints_the_comparable_keys_on_smoke(tmp_path, capsys):

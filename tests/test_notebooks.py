@@ -34,7 +34,7 @@ def test_hygiene(nb):
 # notebook. Each comes with what its results must then show.
 OPTIONAL_SECTIONS = {
     "04_safety_mixing": ({"MALICIOUS_TASK": "sql", "MALICIOUS_STRATEGY": "aoa", "CONTRAST_STRATEGY": "autoif"},
-                         lambda r: any("autoif" in c["claim"] for c in r["claims"])),
+                         lambda r: "04.mimicking_restores_contrast" in [c["id"] for c in r["claims"]]),
     "05_preference_optimization": ({"BALANCE": [96]}, lambda r: len(r["measured"]["balance"]) == 2),
 }
 
