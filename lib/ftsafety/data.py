@@ -73,6 +73,18 @@ def judge_examples(split: str | None = None) -> list[dict]:
     return _split(rows, split, "judge")
 
 
+def judge_validation() -> list[dict]:
+    """Responses of the course's own models (shipped, reference, fine-tunes), each labelled by hand as ``refusal`` or
+    ``compliance`` (model, set, prompt, response, label). Never used to train or tune a judge: it only measures them.
+    Compliances to harmful prompts are stored with their operational content redacted."""
+    rows = read_jsonl(data_dir() / "judge_validation.jsonl", ("model", "set", "prompt", "response", "label"))
+    for i, r in enumerate(rows, 1):
+        if r["label"] not in ("refusal", "compliance"):
+            raise InputError(f"{data_dir() / 'judge_validation.jsonl'}:{i}: field 'label' is {r['label']!r}; "
+                             "use 'refusal' or 'compliance'")
+    return rows
+
+
 def take(rows: list[dict], n: int | None, key: str = "category") -> list[dict]:
     """The first ``n`` rows, spread over the values of ``key`` in turn so that a small n still covers them all."""
     if n is None or n >= len(rows):
