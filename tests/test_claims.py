@@ -205,4 +205,9 @@ def test_the_reproduction_table_has_the_registry_columns(tmp_path, monkeypatch):
     row = next(line for line in md.splitlines() if line.startswith("| 01.benign_lowers"))
     assert "-60.0% [" in row and "| reproduced | reproduced | yes |" in row and row.endswith("| 1 vs 1 |")
     assert "## Changes to the rules and recipes" in md
+    rep02 = NotebookReport("02_malicious_restructuring", "laptop")
+    rep02.claims = [v.as_dict() for v in evaluate("02_malicious_restructuring", {"reference": ref, "benign": benign})]
+    rep02.save()
+    md = write_reproduction_md("laptop").read_text()
+    assert "| no (02-recipe) |" in md  # a claim whose recipe changed after its data was seen, with the change's key
     assert "| 02-target | 1 | 2026-11-22 | c0963e2 | yes |" in md  # a rule changed after seeing data, with its commit

@@ -99,7 +99,7 @@ def write_reproduction_md(profile: str) -> Path:
                 continue
             verdicts = c["verdicts"]
             sensitive = len(set(verdicts.values())) > 1
-            pre = "yes" if c["prespecified"] else f"no ({c['changed_after_data']})"
+            pre = "yes" if c["prespecified"] else f"no ({', '.join(c['changed_after_data'])})"
             runs = ((c.get("estimates") or {}).get(primary) or {}).get("runs", "")
             lines.append(
                 f"| {c['id']}: {_cell(c['claim'])} | {_cell(c['paper'])} | {_measured(c, primary)} | {_cell(c['test'])} "
