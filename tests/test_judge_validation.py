@@ -1,4 +1,4 @@
-"""The judges on the course's own models' responses, labelled by hand (data/judge_validation.jsonl)."""
+"""The judges on the course's own models' responses, read and labelled (data/judge_validation.jsonl)."""
 import pytest
 
 from ftsafety import data

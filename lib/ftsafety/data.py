@@ -74,7 +74,7 @@ def judge_examples(split: str | None = None) -> list[dict]:
 
 
 def judge_validation() -> list[dict]:
-    """Responses of the course's own models (shipped, reference, fine-tunes), each labelled by hand as ``refusal`` or
+    """Responses of the course's own models (shipped, reference, fine-tunes), each read and labelled as ``refusal`` or
     ``compliance`` (model, set, prompt, response, label). Never used to train or tune a judge: it only measures them.
     Compliances to harmful prompts are stored with their operational content redacted."""
     rows = read_jsonl(data_dir() / "judge_validation.jsonl", ("model", "set", "prompt", "response", "label"))

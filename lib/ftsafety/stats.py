@@ -10,8 +10,9 @@ One way to reach each number (the claims in :mod:`ftsafety.claims` use nothing e
   a percentile bootstrap that resamples items (paired: both sides of an item move together); the p-value is an exact
   sign test on the items whose two sides differ, which for one run per side is McNemar's exact test.
 
-Checked libraries: ``scipy.stats`` has ``binomtest`` and ``bootstrap`` (used here via a seeded resampling that keeps
-pairs together), but no Holm step-down (``false_discovery_control`` is Benjamini-Hochberg); ``statsmodels`` has
+Checked libraries: ``scipy.stats.bootstrap`` (``paired=True``, ``method="percentile"``) computes the same kind of
+interval; the few numpy lines below do it with one fixed generator, so an interval does not move with the scipy
+version. scipy has no Holm step-down (``false_discovery_control`` is Benjamini-Hochberg); ``statsmodels`` has
 ``multipletests(method="holm")`` but is not a dependency of the course, so :func:`holm` is written out below.
 """
 from __future__ import annotations
@@ -66,7 +67,7 @@ def rate_estimate(values: Mapping[object, Sequence[float]], bound: float = 0.0, 
 
         k = int(round(sum(means)))
         lo, hi = wilson(k, n)
-        p = binomtest(k, n, min(max(bound, 1e-12), 1 - 1e-12)).pvalue if 0 < bound < 1 else None
+        p = binomtest(k, n, bound).pvalue if 0 < bound < 1 else None
         return Estimate(k / n, lo, hi, p, n, "wilson", str(runs))
     lo, hi = _bootstrap(means)
     return Estimate(sum(means) / n, lo, hi, None, n, "bootstrap over items", str(runs))

@@ -1,9 +1,9 @@
 """How well each offline judge reads the course's own models: per-class recall, balanced accuracy, Cohen's kappa.
 
 The labelled set is ``data/judge_validation.jsonl`` (:func:`ftsafety.data.judge_validation`): responses of the
-shipped model, the reference and several fine-tunes, labelled by hand, both classes well represented. A judge that
-always answers the majority class scores 0.5 balanced accuracy and a kappa of 0, whatever the class balance, so both
-numbers show whether a judge reads responses at all. ``sklearn.metrics`` computes them.
+shipped model, the reference and several fine-tunes, each read and labelled (no keyword list or classifier), both
+classes well represented. A judge that always answers the majority class scores 0.5 balanced accuracy and a kappa
+of 0, whatever the class balance, so both numbers show whether a judge reads responses at all. ``sklearn.metrics`` computes them.
 """
 from __future__ import annotations
 
