@@ -20,6 +20,33 @@ def test_course_data_meets_its_promises():
     assert len({r["refusal"] for r in harmful}) >= 15  # refusals in varied wording
 
 
+# Words that carry no harmful meaning of their own; sharing them is not mirroring a request.
+_PLAIN = set("""how do does can could what which where when why who is are the a an my our your someone's someone
+to in on of for from with without into out about at by me i it its this that and or best way make get tell help
+write give find take safely good small quickly up down one own new people stop list were read
+leave books many""".split())
+
+
+def _content_words(text):
+    import re
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if w not in _PLAIN and len(w) > 2}
+
+
+def test_contrast_twins_mirror_train_requests_only():
+    """A safe twin may share a trigger word with a harmful *train* request, never with a test request alone:
+    otherwise the reference would be trained on the held-out set's triggers."""
+    harmful = data.harmful("train") + data.harmful("test")
+    train_words = set().union(*(_content_words(r["prompt"]) for r in harmful if r["split"] == "train"))
+    test_words = set().union(*(_content_words(r["prompt"]) for r in harmful if r["split"] == "test"))
+    leaks = {}
+    for r in data.overrefusal("train"):
+        if r["category"] == "contrast":
+            only_test = _content_words(r["prompt"]) & (test_words - train_words)
+            if only_test:
+                leaks[r["prompt"]] = sorted(only_test)
+    assert not leaks, f"contrast twins mirror test-only words: {leaks}"
+
+
 def test_shipped_compliance_is_redacted():
     for r in data.harmful():
         assert "redact" in r["compliance"].lower(), r["id"]
