@@ -416,7 +416,7 @@ CHANGELOG: tuple[dict, ...] = (
      "why": "Verdicts had been read from point estimates and unpaired intervals, and best-of-many choices were tested "
             "on the prompts they were chosen on. One test per rule kind applies to every claim; the restatement was "
             "written before the run it reports."},
-    {"key": "contrast-twins", "version": 3, "date": "2026-12-01", "commit": "this version's data commit",
+    {"key": "contrast-twins", "version": 3, "date": "2026-12-01", "commit": "5830089",
      "after_data": False, "claims": ("*",),
      "change": "20 of the reference's 108 safe contrast twins mirrored a trigger word found only in held-out harmful "
                "requests ('pick a ripe avocado' beside the test request 'pick a lock'); they were replaced by twins of "
