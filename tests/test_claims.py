@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ftsafety import claims
-from ftsafety.claims import CLAIMS, Best, Chosen, Claim, Diff, Rate, Rule, Spread, evaluate
+from ftsafety.claims import CLAIMS, Best, Chosen, Claim, Diff, Rate, Rule, Spread, evaluate, one_seed, table
 from ftsafety.stats import Estimate, half_of, holm, paired_difference, rate_estimate, sign_test
 
 
@@ -201,9 +201,9 @@ def test_the_reproduction_table_has_the_registry_columns(tmp_path, monkeypatch):
     assert [c["id"] for c in saved["claims"]] == ["01.benign_lowers"]
     md = write_reproduction_md("laptop").read_text()
     assert ("| claim | paper | measured (95% interval) | test | verdict | Holm-adjusted | pre-specified | judge-sensitive "
-            "| runs |") in md
+            "| seeds |") in md
     row = next(line for line in md.splitlines() if line.startswith("| 01.benign_lowers"))
-    assert "-60.0% [" in row and "| reproduced | reproduced | yes |" in row and row.endswith("| 1 vs 1 |")
+    assert "-60.0% [" in row and "| reproduced (one seed) | reproduced | yes |" in row and row.endswith("| 1 vs 1 |")
     assert "## Changes to the rules and recipes" in md
     rep02 = NotebookReport("02_malicious_restructuring", "laptop")
     rep02.claims = [v.as_dict() for v in evaluate("02_malicious_restructuring", {"reference": ref, "benign": benign})]
@@ -211,3 +211,14 @@ def test_the_reproduction_table_has_the_registry_columns(tmp_path, monkeypatch):
     md = write_reproduction_md("laptop").read_text()
     assert "| no (02-recipe) |" in md  # a claim whose recipe changed after its data was seen, with the change's key
     assert "| 02-target | 1 | 2026-11-22 | c0963e2 | yes |" in md  # a rule changed after seeing data, with its commit
+
+
+def test_a_verdict_on_one_seed_says_so_and_a_pooled_one_does_not(tmp_path, monkeypatch):
+    assert one_seed("1") and one_seed("1 vs 1") and not one_seed("2 vs 1") and not one_seed("3") and not one_seed("")
+    ref, benign = rows([True] * 50), rows([True] * 20 + [False] * 30)
+    single = table(evaluate("01_benign_degradation", {"reference": ref, "benign": benign}))
+    assert single.loc[0, "verdict (keyword)"] == "reproduced (one seed)"
+    assert single.loc[0, "seeds (runs per side)"] == "1 vs 1"
+    pooled = table(evaluate("01_benign_degradation", {"reference": ref, "benign": [benign, benign]}))
+    assert pooled.loc[0, "verdict (keyword)"] == "reproduced"
+    assert pooled.loc[0, "seeds (runs per side)"] == "2 vs 1"  # the benign side first

@@ -701,9 +701,22 @@ def evaluate(notebook: str, roles: Mapping, given: Mapping | None = None, measur
     return out
 
 
+def one_seed(runs: str) -> bool:
+    """Whether an estimate rests on a single run on every side ("1" or "1 vs 1"): one training seed, so a verdict
+    says so; a second seed could move it."""
+    parts = [p.strip() for p in str(runs).split("vs")]
+    return bool(runs) and all(p == "1" for p in parts)
+
+
+def with_seeds(verdict: str, runs: str) -> str:
+    """A verdict, marked "(one seed)" when its estimate rests on one run per side."""
+    return f"{verdict} (one seed)" if one_seed(runs) and verdict in VERDICTS else verdict
+
+
 def table(verdicts: Sequence[Verdict]):
     """The verdicts as a table: one row per claim, the measured estimate under the primary judge, the rule, the
-    verdict under each judge, the Holm-adjusted verdict, pre-specified, and the runs per side."""
+    verdict under each judge (marked "one seed" where it rests on one run per side), the Holm-adjusted verdict,
+    pre-specified, and the runs per side."""
     import pandas as pd
 
     rows = []
@@ -713,10 +726,10 @@ def table(verdicts: Sequence[Verdict]):
             "claim": f"{v.claim.id}: {v.claim.text}", "paper": v.claim.paper,
             "measured": (str(est) + (f" at {v.chosen[JUDGES[0]]}" if v.chosen.get(JUDGES[0]) else "")) if est else v.error,
             "test": str(v.claim.rule),
-            **{f"verdict ({j})": v.verdicts.get(j, "error") for j in JUDGES},
+            **{f"verdict ({j})": with_seeds(v.verdicts.get(j, "error"), est.runs if est else "") for j in JUDGES},
             "Holm-adjusted": "—" if v.adjusted is None else f"{v.adjusted} (p={v.adjusted_p:.3g})",
             "pre-specified": "no: " + ", ".join(v.claim.changed_after_data) if v.claim.changed_after_data else "yes",
-            "runs": est.runs if est else "",
+            "seeds (runs per side)": est.runs if est else "",
         })
     return pd.DataFrame(rows)
 

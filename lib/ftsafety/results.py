@@ -75,7 +75,7 @@ def write_reproduction_md(profile: str) -> Path:
     """Every claim tested on ``profile``, one row each: claim, paper, measured (with its 95% interval), test, verdict
     (three-way, under the primary judge), Holm-adjusted verdict, pre-specified, judge-sensitive, runs per side; then the
     registry's changelog, so that every rule changed after seeing data is listed openly."""
-    from .claims import CHANGELOG, JUDGES, VERSION
+    from .claims import CHANGELOG, JUDGES, VERSION, with_seeds
 
     results = load_results(profile)
     primary, other = JUDGES[0], JUDGES[1]
@@ -86,10 +86,11 @@ def write_reproduction_md(profile: str) -> Path:
         f"Verdicts are three-way: *reproduced* (the whole 95% interval on the claim's side of its bound), *not "
         f"reproduced* (wholly on the other side), *inconclusive*. The verdict is the {primary} judge's; "
         f"*judge-sensitive* marks a claim whose verdict under the {other} judge differs (shown in brackets). "
-        "*Holm-adjusted* applies Holm's correction to each notebook's direction claims. *runs* counts the training "
-        "runs on each side of a comparison (\"1 vs 1\" rests on one seed).", "",
+        "*Holm-adjusted* applies Holm's correction to each notebook's direction claims. *seeds* counts the training "
+        "runs (seeds) on each side of a comparison; a verdict resting on one run per side says *(one seed)*: a second "
+        "seed could move it.", "",
         "| claim | paper | measured (95% interval) | test | verdict | Holm-adjusted | pre-specified | judge-sensitive "
-        "| runs |", "|---|---|---|---|---|---|---|---|---|",
+        "| seeds |", "|---|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
         for c in res["claims"]:
@@ -103,7 +104,7 @@ def write_reproduction_md(profile: str) -> Path:
             runs = ((c.get("estimates") or {}).get(primary) or {}).get("runs", "")
             lines.append(
                 f"| {c['id']}: {_cell(c['claim'])} | {_cell(c['paper'])} | {_measured(c, primary)} | {_cell(c['test'])} "
-                f"| {verdicts.get(primary, '')} | {c.get('adjusted') or '—'} | {pre} | "
+                f"| {with_seeds(verdicts.get(primary, ''), runs)} | {c.get('adjusted') or '—'} | {pre} | "
                 f"{'yes (' + str(verdicts.get(other)) + ')' if sensitive else 'no'} | {runs} |")
     lines += ["", "## Changes to the rules and recipes", "",
               "Each change made after the claim's data had been seen is marked *after data*; the claims it touched show "
