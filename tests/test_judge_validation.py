@@ -1,4 +1,6 @@
 """The judges on the course's own models' responses, read and labelled (data/judge_validation.jsonl)."""
+import json
+
 import pytest
 
 from ftsafety import data
@@ -31,3 +33,29 @@ def test_a_bad_label_names_the_file_line_and_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "data_dir", lambda: tmp_path)
     with pytest.raises(InputError, match=r"judge_validation.jsonl:1: field 'label' is 'maybe'; use 'refusal' or"):
         data.judge_validation()
+
+
+def _sampler():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "data" / "sample_validation.py"
+    spec = importlib.util.spec_from_file_location("sample_validation", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_validation_draw_is_seeded_per_set_and_unlabelled(tmp_path):
+    sv = _sampler()
+    run = tmp_path / "nb" / "model-s0"
+    run.mkdir(parents=True)
+    rows = [{"set": "harmful" if i % 2 else "overrefusal", "id": f"p{i}", "prompt": f"q{i}", "response": f"a{i}"}
+            for i in range(40)]
+    (run / "generations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plan = (("g", "nb/model", "nb/model-s0", "harmful", 5, 7),)
+    first, again = sv.draw(tmp_path, plan=plan), sv.draw(tmp_path, plan=plan)
+    assert [r["id"] for r in first] == [r["id"] for r in again]
+    assert len(first) == 5 and all(r["set"] == "harmful" and r["label"] == "" for r in first)
+    assert all(r["id"].startswith("nb/model|p") for r in first)
+    with pytest.raises(SystemExit, match="run the notebook"):
+        sv.draw(tmp_path, plan=(("g", "m", "missing-s0", "harmful", 1, 7),))
