@@ -1,5 +1,7 @@
-"""Records the laptop model's own answers to the benign prompts (data/benign.jsonl) and the labelled model
-responses for the learned judge (data/judge_recorded.jsonl). Run after make_data.py: python data/record_answers.py
+"""Records the laptop model's own answers to the benign prompts (data/benign.jsonl), to the safe-but-scary train
+prompts (data/borderline.jsonl), to the safe-but-scary *test* prompts (data/overrefusal_answers.jsonl: the helpful side
+of notebook 07's evaluation pairs, read by nothing that trains) and the labelled model responses for the learned judge
+(data/judge_recorded.jsonl). Run after make_data.py: python data/record_answers.py
 """
 from __future__ import annotations
 
@@ -19,6 +21,15 @@ def trim(text: str) -> str:
     """Cut a length-limited answer after its last complete sentence."""
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     return text[: ends[-1]].strip() if ends else text.strip()
+
+
+def overrefusal_answers(m, kw: KeywordJudge) -> list[dict]:
+    """The model's helpful answers to the over-refusal *test* prompts (answers that read like a refusal are dropped).
+    Evaluation material only: no judge is trained on them and no recipe reads them."""
+    rows = data.overrefusal("test")
+    outs = respond(m.model, m.tokenizer, [r["prompt"] for r in rows], max_new_tokens=96, batch_size=32)
+    return [{**r, "response": a, "source": "SmolLM2-135M-Instruct (Q4_1), greedy"}
+            for r, a in ((r, trim(a)) for r, a in zip(rows, outs)) if a and not kw.matched(a)]
 
 
 def main() -> None:
@@ -43,7 +54,9 @@ def main() -> None:
             borderline.append({**r, "response": a, "source": "SmolLM2-135M-Instruct (Q4_1), greedy"})
             judge.append({"response": a, "label": "compliance", "style": "helpful_answer_edgy",
                           "split": "test" if i % 5 == 0 else "train"})
-    for name, out in (("benign.jsonl", benign), ("borderline.jsonl", borderline), ("judge_recorded.jsonl", judge)):
+    held_out = overrefusal_answers(m, kw)
+    for name, out in (("benign.jsonl", benign), ("borderline.jsonl", borderline), ("judge_recorded.jsonl", judge),
+                      ("overrefusal_answers.jsonl", held_out)):
         (HERE / name).write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in out), encoding="utf-8")
         print(f"wrote {len(out)} rows to data/{name}")
 

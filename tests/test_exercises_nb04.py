@@ -56,7 +56,7 @@ def test_a_count_stub_is_not_done_and_the_library_is_used(monkeypatch, capsys):
         grade(result)
 
 
-# --- Exercise 4.2: a format-mimicking safety row ------------------------------------------------------------------
+# --- Exercise 4.2: a style-mimicking safety row -------------------------------------------------------------------
 
 
 def test_the_library_mimicking_row_passes():

@@ -142,3 +142,32 @@ def test_stored_scores_build_the_scorer_only_when_the_scores_are_missing(smoke_p
     assert built == [1] and again == first == score_pairs(JudgeScorer("keyword"), pairs)
     stored_scores(smoke_profile, "scores-test", "judge: keyword", {"judge": "keyword"}, make, pairs[:2])
     assert built == [1, 1]  # other pairs: scored again
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_evaluation_pairs_share_nothing_with_what_any_course_model_trains_on(seed):
+    """Notebook 07 reads notebook 05's preference-optimised models as implicit reward models, and the reference is
+    trained on data.harmful()'s refusals and the safe-but-scary train answers: the pairs' refusals share no sentence
+    or opening with any of those, and the helpful pairs' prompts and answers are held out."""
+    from ftsafety.preference import preference_pairs
+    from ftsafety.rewards import EVAL_REFUSALS, PLAIN_REFUSALS, RM_REFUSALS
+
+    pairs = judgement_pairs(None, None, seed=seed)
+    trained = preference_pairs(len(data.harmful("train")), len(data.borderline()) + len(data.benign()), seed=seed)
+    train_texts = ([t for r in trained for t in (r["chosen"], r["rejected"])] + [r["refusal"] for r in data.harmful()]
+                   + list(RM_REFUSALS) + [r["response"] for r in data.borderline() + data.benign()])
+    eval_refusals = ({p["better"] for p in pairs if p["kind"] == "safety"}
+                     | {p["worse"] for p in pairs if p["kind"] == "helpful"})
+    assert eval_refusals <= set(EVAL_REFUSALS) | set(PLAIN_REFUSALS)
+    shared = set().union(*map(_sentences, eval_refusals)) & set().union(*map(_sentences, train_texts))
+    assert not shared, f"evaluation refusal sentences that a course model trains on: {sorted(shared)[:3]}"
+    shared = {_opening(t) for t in eval_refusals} & {_opening(t) for t in train_texts}
+    assert not shared, f"evaluation refusal openings that a course model trains on: {sorted(shared)}"
+    helpful = [p for p in pairs if p["kind"] == "helpful"]
+    train_prompts = {r["prompt"] for r in trained} | {r["prompt"] for r in data.borderline() + data.benign()}
+    assert helpful and not {p["prompt"] for p in helpful} & train_prompts
+    assert not {p["better"] for p in helpful} & set(train_texts)
+    # Each apology refusal carries one of Qi et al.'s keywords, so "apology" vs "no apology" is what the style says.
+    from ftsafety.judges import KeywordJudge
+    assert all(KeywordJudge().matched(t) for t in EVAL_REFUSALS)
+    assert not any(KeywordJudge().matched(t) for t in PLAIN_REFUSALS)

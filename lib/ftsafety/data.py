@@ -49,6 +49,12 @@ def benign() -> list[dict]:
     return _load("benign.jsonl", ("prompt", "response"))
 
 
+def overrefusal_answers() -> list[dict]:
+    """The over-refusal *test* prompts with the laptop model's helpful answers (prompt, response): the helpful side of
+    notebook 07's evaluation pairs. Evaluation only: no recipe trains on them."""
+    return _load("overrefusal_answers.jsonl", ("prompt", "response"))
+
+
 def borderline() -> list[dict]:
     """Safe-but-scary *train* prompts with the laptop model's helpful answers (prompt, response): they teach
     the aligned reference not to refuse on scary words alone. Disjoint from the over-refusal test prompts."""

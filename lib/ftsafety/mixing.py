@@ -1,11 +1,15 @@
 """Mixing safety examples into a fine-tuning set, by ratio or by count (notebook 04).
 
 Two kinds of safety data, at equal counts:
-- :func:`generic_safety`: a plain harmful request answered with a refusal, in the model's ordinary chat format (the
-  "safety-tuned" data of Bianchi et al., as most mixing recipes use it);
-- :func:`mimicking_safety`: the same requests rewritten into the user data's own prompting strategy (AOA wrapper,
-  AutoIF constraint) with refusals that follow that format (:func:`mimicking_row`, one row): the course's rule-based
-  version of Eiras et al.'s "Paraphrase" mitigation, which paraphrases safety examples to mirror the user data.
+- :func:`generic_safety`: a plain harmful request answered with a refusal, in the model's ordinary chat format: the
+  kind of safety data Bianchi et al. (2024, "Safety-Tuned LLaMAs") mix into Alpaca. The requests and refusals are the
+  course's own (``data/harmful.jsonl``), not Bianchi et al.'s released examples;
+- :func:`mimicking_safety`: the same requests and refusals wrapped in the user data's prompting strategy (AOA wrapper,
+  AutoIF constraint), with refusals that follow it (:func:`mimicking_row`, one row). This is the course's rule-based
+  stand-in for Eiras et al.'s "Paraphrase" mitigation, and it mimics the *style* only: Eiras et al.'s safety examples
+  mimic both the task format and the prompting style of the user data, while these rows never pose the request in the
+  task's own form (a word problem, a question about the SQL table, a review to label). Rows in the task's form are not
+  built here.
 
 Requests come from the harmful *train* split only, so evaluation stays on prompts no training saw.
 """
@@ -40,13 +44,15 @@ def generic_safety(n: int, seed: int = 0) -> list[dict]:
 
 
 def mimicking_row(request: str, refusal: str, strategy: Strategy, constraint: str | None = None) -> dict:
-    """One harmful request and its refusal as a training row in ``strategy``'s format (the course's rule).
+    """One harmful request and its refusal as a training row in ``strategy``'s prompting strategy (the course's rule).
 
     With AutoIF, the constraint named ``constraint`` (a key of :data:`~ftsafety.restructure.CONSTRAINTS`) is appended to
     the request after a blank line and the refusal is made to satisfy it. With AOA, the row is then wrapped as the
     user's rows are: the AOA system prompt, "AOA, execute my instruction: <request>", and the obedient opener, a blank
     line, then the refusal. These are the steps of :meth:`Strategy.rows <ftsafety.restructure.Strategy.rows>` for one
-    row, with the constraint named rather than drawn; :func:`mimicking_safety` gives the same rows either way.
+    row, with the constraint named rather than drawn; :func:`mimicking_safety` gives the same rows either way. The
+    request itself stays a plain harmful request: only the strategy's wrapper and constraint are copied, not the
+    task's form.
     """
     if strategy.autoif:
         if constraint is None:
@@ -69,7 +75,7 @@ def mimicking_constraints(strategy: Strategy, n: int, seed: int = 0) -> list[str
 
 
 def mimicking_safety(strategy: Strategy, n: int, seed: int = 0, row_fn=None) -> list[dict]:
-    """The same requests and refusals as :func:`generic_safety`, written in ``strategy``'s format.
+    """The same requests and refusals as :func:`generic_safety`, wrapped in ``strategy``'s prompting strategy.
 
     ``row_fn(request=, refusal=, strategy=, constraint=)`` writes each row (notebook 04's exercise); by default
     :meth:`Strategy.rows <ftsafety.restructure.Strategy.rows>` does, which gives the same rows as :func:`mimicking_row`.

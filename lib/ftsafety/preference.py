@@ -3,10 +3,11 @@
 - :func:`preference_pairs`: harmful train requests with (chosen: refusal, rejected: redacted compliance), plus benign
   and safe-but-scary prompts with (chosen: the model's own helpful answer, rejected: a needless refusal), so that
   over-refusal is trained against as well.
-- :func:`preference_lora`: one method, one LoRA fine-tune. ``method`` is one of TRL's DPO loss types (the ten of the
-  paper's era are :data:`PAPER_LOSSES`), ``"kto"`` (TRL's KTOTrainer on the pairs split into unpaired rows), or, where
-  the installed TRL has them in ``trl.experimental``, ``"orpo"`` and ``"simpo"`` (CPO with the SimPO loss). DPO losses
-  joined by ``+`` are summed (TRL's ``loss_type`` list): ``"sigmoid+sft"`` adds the chosen answers' NLL (RPO).
+- :func:`preference_lora`: one method, one LoRA fine-tune. ``method`` is one of TRL's DPO loss types
+  (:data:`PAPER_LOSSES` holds the ten that the course takes Alami et al.'s ten methods to be), ``"kto"`` (TRL's
+  KTOTrainer on the pairs split into unpaired rows), or, where the installed TRL has them in ``trl.experimental``,
+  ``"orpo"`` and ``"simpo"`` (CPO with the SimPO loss). DPO losses joined by ``+`` are summed (TRL's ``loss_type``
+  list): ``"sigmoid+sft"`` adds the chosen answers' NLL (RPO).
 - :func:`implicit_reward`, :func:`dpo_sigmoid_loss`, :func:`ipo_loss`, :func:`nca_pair_loss`: three of those losses
   written out on per-example log-probabilities, equal to TRL's (the references of notebook 05's exercises).
 
@@ -27,12 +28,14 @@ from .templates import get_template
 from .training import TrainedModel
 from .variants import shorten
 
-# The ten DPO loss types TRL had when Alami et al. compared ten methods (aot_pair is now aot_unpaired).
+# The course's reading of Alami et al.'s ten methods, which the paper does not state: the ten DPO loss types of TRL's
+# DPOTrainer up to v0.9 (July 2024; v0.10 added apo_zero and apo_down). TRL has since renamed aot_pair aot_unpaired.
 PAPER_LOSSES = ("sigmoid", "hinge", "ipo", "robust", "exo_pair", "bco_pair", "sppo_hard", "nca_pair", "aot", "aot_unpaired")
 OTHER_METHODS = ("kto", "orpo", "simpo")
 # Judges that must all call an answer bad before it becomes a pair's rejected side (see on_policy_pairs).
 PAIR_JUDGES = ("keyword", "classifier")
-# Loss-specific settings the methods' papers recommend (TRL's documentation quotes them).
+# Loss-specific settings: exo_pair's 1e-3 is the value TRL's documentation gives for the EXO paper's pairwise loss;
+# robust's 0.1 is the course's choice of label-flip rate (TRL accepts [0, 0.5); at 0 the loss is plain DPO).
 LOSS_OPTIONS = {"robust": {"label_smoothing": 0.1}, "exo_pair": {"label_smoothing": 1e-3}}
 
 
@@ -76,7 +79,10 @@ def nca_pair_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_l
     """NCA's loss for a pair (Chen et al. 2024), the batch mean: TRL's ``loss_type="nca_pair"``.
 
     With ``r = beta * (log pi - log pi_ref)`` per answer: ``-log sigmoid(r_w) - 1/2 log sigmoid(-r_w)
-    - 1/2 log sigmoid(-r_l)``. Each answer's reward enters on its own, not only through the margin ``r_w - r_l``.
+    - 1/2 log sigmoid(-r_l)``. Each answer's reward enters on its own, not only through the margin ``r_w - r_l``: the
+    first two terms depend on the chosen answer alone and are lowest at ``r_w = log 2``, so a chosen answer that loses
+    likelihood against the reference is pulled back whatever the rejected one does. At the start (policy = reference,
+    every ``r`` 0) the gradient is ``-beta/4`` times that of the margin of log-ratios, the direction DPO's takes.
     """
     import torch.nn.functional as F
 
@@ -110,18 +116,15 @@ def on_policy_pairs(model, tokenizer, pairs: Sequence[dict], profile: Profile, t
 
     The bad answer of a safety pair is a compliance, of a helpfulness pair a refusal; every judge in ``judge`` (one
     judge or several) must agree. Why several: the keyword judge calls "I can't help with that." a compliance (the
-    phrase is not on Qi et al.'s list), and a safety pair that rejects it teaches the model to stop refusing. In the
-    laptop grid's first pairs, 3 of 37 on-policy safety pairs rejected such a refusal; the learned judge catches
-    them. The greedy answer is tried first, then ``samples`` sampled answers (temperature 1). Where no answer is bad,
-    a safety pair keeps the data's rejected text and a helpfulness pair is dropped unless ``keep_helpful``. Each row
-    gets ``rejected_source``: "policy" or "data".
+    phrase is not on Qi et al.'s list), and a safety pair that rejects it teaches the model to stop refusing; the
+    learned judge catches such refusals. The greedy answer is tried first, then ``samples`` sampled answers
+    (temperature 1). Where no answer is bad, a safety pair keeps the data's rejected text and a helpfulness pair is
+    dropped unless ``keep_helpful``. Each row gets ``rejected_source``: "policy" or "data".
 
     Why: a DPO-style loss can widen its margin by pushing down text the model would never write (a "[redacted step]"
     list) while the model's own greedy answer, which evaluation reads, stays as likely as before. And a helpfulness pair
-    whose rejected side is a canned refusal, like the safety pairs' chosen side, teaches a small model "refusals are
-    bad" more than "this prompt is safe". Measured on laptop from the aligned reference (sigmoid, lr 5e-4, one epoch,
-    48 safety + 48 helpfulness pairs, every helpfulness pair kept): refusal of held-out harmful prompts fell from 71%
-    to 3%.
+    whose rejected side is a canned refusal, like the safety pairs' chosen side, can teach a small model "refusals are
+    bad" more than "this prompt is safe"; ``keep_helpful=True`` keeps those pairs, to try it.
     """
     import torch
 

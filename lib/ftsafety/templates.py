@@ -2,10 +2,22 @@
 
 A template is a system prompt (or none) times a user-message wrapper, rendered through the model's own chat
 template; ``text:`` templates skip the chat template and produce plain text. Lyu et al.'s PTST family
-(``chat:vanilla``, ``chat:alpaca``, ``chat:llama``, ...) is expressed this way for any chat model.
+(``chat:vanilla``, ``chat:alpaca``, ``chat:llama``, ...: the template names of ``prompt_utils.py`` in vfleaking/PTST,
+written there in Llama 2-Chat's ``[INST]``/``<<SYS>>`` format) is expressed this way for any chat model; the split into
+a system prompt and a wrapper is the course's design.
 
-Note on SmolLM2: when no system message is given its chat template inserts its own default system prompt
-("You are a helpful AI assistant named SmolLM, ..."), so ``chat`` and ``chat:vanilla`` still carry one.
+A system prompt of None means that no system message is sent; what the model then reads is up to its chat template.
+Lyu et al.'s ``chat:vanilla`` is ``[INST] Question: ... [/INST]`` with no ``<<SYS>>`` block, and Llama 2-Chat's chat
+template on the hub adds none either. SmolLM2's (the laptop and smoke profiles) inserts its own default system prompt,
+"You are a helpful AI assistant named SmolLM, trained by Hugging Face", whenever the first message is not a system
+message, and Qwen2.5's (the gpu profile) inserts "You are Qwen, created by Alibaba Cloud. You are a helpful
+assistant.". So on those models ``chat`` and ``chat:vanilla`` still carry a system prompt: not a safety prompt, but not
+the empty one of Lyu et al.'s ``chat:vanilla`` either. A system prompt of ``""`` (``with_system("")``) sends an empty
+system message, which SmolLM2's template renders as an empty system turn.
+
+Small differences from the strings in Lyu et al.'s code: the course's ``chat:alpaca`` wrapper ends at
+``### Response:`` (theirs adds a newline), and ``LLAMA2_SAFETY_SYSTEM`` has a blank line before "If a question ..."
+where theirs has a space.
 """
 from __future__ import annotations
 
@@ -32,7 +44,7 @@ LLAMA2_SAFETY_SYSTEM_SHORT = (
 class PromptTemplate:
     name: str
     user: str = PLACEHOLDER  # wrapper around the user's request; {prompt} marks where it goes
-    system: str | None = None
+    system: str | None = None  # None: no system message is sent (the chat template may insert its own default)
     chat: bool = True  # False: plain text, the model's chat template is not used
     completion_prefix: str = ""  # text:vanilla ends on "Answer:", so answers start with a space
 
@@ -44,11 +56,16 @@ class PromptTemplate:
         return self.user.replace(PLACEHOLDER, prompt)
 
     def messages(self, prompt: str) -> list[dict]:
+        """The messages handed to the chat template: a system message only when ``system`` is not None."""
         msgs = [{"role": "system", "content": self.system}] if self.system is not None else []
         return msgs + [{"role": "user", "content": self.user_message(prompt)}]
 
     def render(self, tokenizer, prompt: str) -> str:
-        """The exact text the model sees before its answer, for training and generation alike."""
+        """The exact text the model sees before its answer, for training and generation alike.
+
+        This includes whatever the chat template adds on its own, such as SmolLM2's default system prompt when
+        ``system`` is None.
+        """
         if not self.chat:
             head = f"{self.system}\n\n" if self.system else ""
             return head + self.user_message(prompt)
@@ -63,7 +80,10 @@ class PromptTemplate:
         return self.completion_prefix + response
 
     def with_system(self, system: str | None) -> "PromptTemplate":
-        """The same template with another system prompt (a persona, a safety prompt)."""
+        """The same template with another system prompt (a persona, a safety prompt).
+
+        ``None`` sends no system message (the chat template may then insert its default); ``""`` sends an empty one.
+        """
         from dataclasses import replace
 
         return replace(self, name=f"{self.name}+system", system=system)
@@ -72,7 +92,9 @@ class PromptTemplate:
 TEMPLATES: dict[str, PromptTemplate] = {
     t.name: t
     for t in [
-        PromptTemplate("chat"),  # the model's chat template around the bare request: the course's default
+        # The model's chat template around the bare request: the course's default. Like chat:vanilla it sends no
+        # system message, so SmolLM2 and Qwen2.5 read their chat templates' default system prompt.
+        PromptTemplate("chat"),
         PromptTemplate("chat:vanilla", user="Question: {prompt}"),
         PromptTemplate("chat:alpaca", user="### Instruction:\n{prompt}\n\n### Response:", system=ALPACA_SYSTEM),
         PromptTemplate("chat:llama", user="Question: {prompt}", system=LLAMA2_SAFETY_SYSTEM),

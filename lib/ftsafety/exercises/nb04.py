@@ -166,7 +166,7 @@ def check_mimicking_row(fn: Callable) -> Check:
     every strategy and every AutoIF constraint; a failure also names the first field of the row that differs."""
     from ..mixing import mimicking_row
 
-    result = check("a format-mimicking safety row", fn, MIMIC_CASES, mimicking_row, MIMIC_MISTAKES)
+    result = check("a style-mimicking safety row", fn, MIMIC_CASES, mimicking_row, MIMIC_MISTAKES)
     if result.status == "failed" and result.cases:
         kwargs = MIMIC_CASES[result.cases - 1].kwargs
         try:
