@@ -440,7 +440,7 @@ CHANGELOG: tuple[dict, ...] = (
      "why": "A twin of a test request teaches the reference that request's trigger word, so over-refusal on the held-out "
             "prompts would be measured on words training had seen. Found by reading the data, not from a result; "
             "tests/test_data.py now checks it."},
-    {"key": "07-pairs", "version": 3, "date": "2026-12-01", "commit": "", "after_data": True,
+    {"key": "07-pairs", "version": 3, "date": "2026-12-01", "commit": "e02daec", "after_data": True,
      "claims": ("07.*",),
      "change": "The evaluation pairs' apology refusals were the course's training refusals (data/harmful.jsonl), which "
                "notebook 05's models, read here as implicit reward models, were trained to prefer; and the helpful pairs "
