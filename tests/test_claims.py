@@ -222,3 +222,38 @@ def test_a_verdict_on_one_seed_says_so_and_a_pooled_one_does_not(tmp_path, monke
     pooled = table(evaluate("01_benign_degradation", {"reference": ref, "benign": [benign, benign]}))
     assert pooled.loc[0, "verdict (keyword)"] == "reproduced"
     assert pooled.loc[0, "seeds (runs per side)"] == "2 vs 1"  # the benign side first
+
+
+def test_discussion_is_printed_from_the_verdicts_with_reasons_where_they_apply():
+    from ftsafety.claims import Verdict, by_notebook, discuss
+
+    benign, aoa, target = (next(c for c in by_notebook("01_benign_degradation") if c.id == i)
+                           for i in ("01.benign_lowers", "01.aoa_below_benign", "01.target_20_points"))
+    wide = Estimate(-0.02, -0.12, 0.08, 0.7, 100, "paired bootstrap over items", "1 vs 1")
+    wrong = Estimate(0.09, 0.04, 0.15, 0.001, 100, "paired bootstrap over items", "2 vs 2")
+    clear = Estimate(-0.30, -0.40, -0.20, 0.0001, 100, "paired bootstrap over items", "1 vs 1")
+    verdicts = [Verdict(benign, {"keyword": wide, "classifier": wide}, {"keyword": "inconclusive", "classifier": "inconclusive"}),
+                Verdict(aoa, {"keyword": wrong, "classifier": wrong}, {"keyword": "not reproduced", "classifier": "inconclusive"}),
+                Verdict(target, {"keyword": clear, "classifier": clear}, {"keyword": "reproduced", "classifier": "reproduced"})]
+    text = discuss(verdicts)
+    assert text.startswith("**This run: 1 of 3 claims reproduced, 1 not reproduced, 1 inconclusive**")
+    lines = text.splitlines()
+    first = lines[lines.index(next(l for l in lines if "(01.benign_lowers)" in l)) + 1]
+    assert "-2.0% [-12.0, +8.0]" in text and "**inconclusive (one seed)**" in text
+    assert first.startswith("  Likely reasons") and "model scale" in first and "spans 20 points over 100 items" in first
+    assert "judge:" not in first and "seeds: one training run" in first
+    second = lines[lines.index(next(l for l in lines if "(01.aoa_below_benign)" in l)) + 1]
+    assert "data size" not in second and "under the classifier judge the verdict is *inconclusive*" in second
+    assert "seeds" not in second  # two runs per side
+    third = next(l for l in lines if "(01.target_20_points)" in l)
+    assert "Source: course target" in third and "**reproduced (one seed)**" in third
+    assert not any(l.strip().startswith("Likely reasons") for l in lines[lines.index(third) + 1:])  # it reproduced
+    assert "measures nothing" in discuss(verdicts, measures=False)
+
+
+def test_sanity_checks_are_not_discussed():
+    from ftsafety.claims import Verdict, by_notebook, discuss
+
+    sanity = next(c for c in by_notebook("07_reward_model_reliability") if c.kind == "sanity")
+    est = Estimate(0.1, 0.0, 0.2, None, 10, "wilson", "1")
+    assert discuss([Verdict(sanity, {"keyword": est}, {"keyword": "reproduced"})]).startswith("*No claim")

@@ -759,6 +759,63 @@ def table(verdicts: Sequence[Verdict]):
     return pd.DataFrame(rows)
 
 
+def _reasons(v: Verdict) -> list[str]:
+    """Why a claim may not have reproduced, most likely first in the course's order (model scale, data size, judge,
+    recipe, seeds); each reason is listed only where this run gives evidence for it or it always applies."""
+    est, verdict, out = v.estimates.get(JUDGES[0]), v.primary, []
+    if v.claim.kind == "paper":
+        out.append("model scale: the paper's models have billions of parameters and were safety-tuned by their makers; "
+                   "this profile's model may be too small to show the effect")
+    if est is not None and verdict == "inconclusive" and est.method != "rho":
+        out.append(f"data size: the 95% interval spans {100 * (est.high - est.low):.0f} points over {est.n} items; "
+                   "more prompts would narrow it")
+    if v.judge_sensitive:
+        other = JUDGES[1]
+        out.append(f"judge: under the {other} judge the verdict is *{v.verdicts.get(other)}*, so the verdict depends on "
+                   "how refusals are scored")
+    if v.claim.kind == "paper":
+        out.append("recipe: data, steps and fine-tuning method differ from the paper's (the notebook's design notes "
+                   "list each difference)")
+    if est is not None and one_seed(est.runs):
+        out.append("seeds: one training run per side; a second seed could move it")
+    return out
+
+
+def discuss(verdicts: Sequence[Verdict], measures: bool = True) -> str:
+    """What this run showed, as Markdown: the count of verdicts, then for every claim (sanity checks apart) what its
+    source says, what this run measured, the verdict, and, for one that did not reproduce, the likely reasons in
+    order. Printed from the verdicts, so the closing text of a notebook reads the run the student just made."""
+    if not measures:
+        return ("*The smoke profile's random model measures nothing, so there is nothing to discuss: run the notebook "
+                "on the laptop profile (or a larger one) to read its verdicts here.*")
+    shown = [v for v in verdicts if v.claim.kind != "sanity"]
+    if not shown:
+        return "*No claim of this notebook was measured in this run.*"
+    count = {k: sum(v.primary == k for v in shown) for k in VERDICTS}
+    lines = [f"**This run: {count['reproduced']} of {len(shown)} claims reproduced, {count['not reproduced']} not "
+             f"reproduced, {count['inconclusive']} inconclusive** (the {JUDGES[0]} judge's verdicts).", ""]
+    for v in shown:
+        est = v.estimates.get(JUDGES[0])
+        source = "course target" if v.claim.kind == "target" else v.claim.paper
+        measured = (str(est) + (f" at {v.chosen[JUDGES[0]]}" if v.chosen.get(JUDGES[0]) else "")) if est else \
+            f"not computed ({v.error})"
+        lines.append(f"- **{v.claim.text}** ({v.claim.id}). Source: {source}. This run: {measured}; test: "
+                     f"{v.claim.rule}; verdict: **{with_seeds(v.primary, est.runs if est else '')}**.")
+        if v.claim.changed_after_data:
+            lines.append(f"  Its rule or recipe was changed after data had been seen ({', '.join(v.claim.changed_after_data)};"
+                         " see the changelog in REPRODUCTION.md).")
+        if v.primary in ("not reproduced", "inconclusive"):
+            lines.append("  Likely reasons, in order: " + "; ".join(_reasons(v)) + ".")
+    return "\n".join(lines)
+
+
+def show_discussion(verdicts: Sequence[Verdict], measures: bool = True) -> None:
+    """Display :func:`discuss` as Markdown in the notebook."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(discuss(verdicts, measures)))
+
+
 def check(report, roles: Mapping, given: Mapping | None = None, measures: bool = True) -> list[Verdict]:
     """Compute, show and save a notebook's verdicts: the one call that ends each notebook.
 
