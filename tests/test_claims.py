@@ -257,3 +257,32 @@ def test_sanity_checks_are_not_discussed():
     sanity = next(c for c in by_notebook("07_reward_model_reliability") if c.kind == "sanity")
     est = Estimate(0.1, 0.0, 0.2, None, 10, "wilson", "1")
     assert discuss([Verdict(sanity, {"keyword": est}, {"keyword": "reproduced"})]).startswith("*No claim")
+
+
+def test_the_registry_rejects_a_claim_without_a_source_kind():
+    with pytest.raises(ValueError, match="kind 'finding' is not one of paper, target, sanity"):
+        Claim("x.a", "x", "t", "Qi et al. 2023", Rate("m", "harmful_refusal"), Rule("less", 0.5), kind="finding")
+    with pytest.raises(ValueError, match="no source"):
+        Claim("x.b", "x", "t", " ", Rate("m", "harmful_refusal"), Rule("less", 0.5))
+    with pytest.raises(ValueError, match="a paper claim names its paper"):
+        Claim("x.c", "x", "t", "course target", Rate("m", "harmful_refusal"), Rule("less", 0.5))
+    with pytest.raises(ValueError, match="starts its source with 'course'"):
+        Claim("x.d", "x", "t", "Qi et al. 2023", Rate("m", "harmful_refusal"), Rule("less", 0.5), kind="target")
+    assert {c.kind for c in CLAIMS} == {"paper", "target", "sanity"}
+
+
+def test_reproduction_md_counts_the_kinds_of_claim_apart(tmp_path, monkeypatch):
+    from ftsafety.results import NotebookReport, kind_counts, write_reproduction_md
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    rep = NotebookReport("01_benign_degradation", "laptop")
+    ref, benign = rows([True] * 50), rows([True] * 20 + [False] * 30)
+    rep.claims = [v.as_dict() for v in evaluate("01_benign_degradation", {"reference": ref, "benign": benign,
+                                                                           "benign-like": {"benign": benign}})]
+    rep.save()
+    counts = {r["kind"]: r for r in kind_counts([json.loads(rep.path.read_text())])}
+    assert counts["a paper's finding"]["reproduced"] == 1  # benign lowers refusal by 60 points
+    assert counts["the course's own target or question"]["reproduced"] == 1  # 20 points or more
+    md = write_reproduction_md("laptop").read_text()
+    assert "| kind | claims | reproduced | not reproduced | inconclusive |" in md
+    assert "| a paper's finding | 1 | 1 | 0 | 0 |" in md

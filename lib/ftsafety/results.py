@@ -71,6 +71,26 @@ def _measured(c: dict, judge: str) -> str:
     return _cell(str(Estimate(**est)) + (f" at {chosen}" if chosen else ""))
 
 
+KIND_LABELS = {"paper": "a paper's finding", "target": "the course's own target or question",
+               "sanity": "sanity check (holds by construction)"}
+
+
+def kind_counts(results: list[dict], judge: str | None = None) -> list[dict]:
+    """Verdicts counted apart for each kind of claim (a paper's finding, the course's own target, a sanity check),
+    under ``judge`` (the primary one by default), over the saved results of several notebooks."""
+    from .claims import JUDGES, KINDS, VERDICTS
+
+    judge = judge or JUDGES[0]
+    tested = [c for r in results for c in r["claims"] if "verdicts" in c]
+    rows = []
+    for kind in KINDS:
+        mine = [c for c in tested if c.get("kind", "paper") == kind]
+        if mine:
+            rows.append({"kind": KIND_LABELS[kind], "claims": len(mine),
+                         **{v: sum(c["verdicts"].get(judge) == v for c in mine) for v in VERDICTS}})
+    return rows
+
+
 def write_reproduction_md(profile: str) -> Path:
     """Every claim tested on ``profile``, one row each: claim, paper, measured (with its 95% interval), test, verdict
     (three-way, under the primary judge), Holm-adjusted verdict, pre-specified, judge-sensitive, runs per side; then the
@@ -92,6 +112,14 @@ def write_reproduction_md(profile: str) -> Path:
         "| claim | paper | measured (95% interval) | test | verdict | Holm-adjusted | pre-specified | judge-sensitive "
         "| seeds |", "|---|---|---|---|---|---|---|---|---|",
     ]
+    counts = kind_counts(results)
+    if counts:
+        head = list(counts[0])
+        table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        table += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in counts]
+        i = lines.index(next(x for x in lines if x.startswith("| claim | paper |")))
+        lines[i:i] = [f"Verdicts by kind of claim ({primary} judge): only a paper's finding tests the paper.", "",
+                      *table, ""]
     for res in results:
         for c in res["claims"]:
             if "verdicts" not in c:  # a results file from before the claims registry
