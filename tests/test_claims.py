@@ -114,7 +114,7 @@ def _registry(monkeypatch, *new):
 
 
 def test_a_direction_claim_reads_the_paired_difference_under_both_judges(monkeypatch):
-    _registry(monkeypatch, Claim("99.x", "99", "b lowers refusal", "course", Diff("b", "a", "harmful_refusal"), Rule("less")))
+    _registry(monkeypatch, Claim("99.x", "99", "b lowers refusal", "Test et al. 2024", Diff("b", "a", "harmful_refusal"), Rule("less")))
     a = rows([True] * 60)
     b = rows([True] * 20 + [False] * 40)
     [v] = evaluate("99_test", {"a": a, "b": b}, judges=("keyword",))
@@ -123,12 +123,12 @@ def test_a_direction_claim_reads_the_paired_difference_under_both_judges(monkeyp
 
 
 def test_a_claim_whose_roles_were_not_measured_is_skipped(monkeypatch):
-    _registry(monkeypatch, Claim("99.x", "99", "t", "course", Diff("b", "a", "harmful_refusal"), Rule("less")))
+    _registry(monkeypatch, Claim("99.x", "99", "t", "Test et al. 2024", Diff("b", "a", "harmful_refusal"), Rule("less")))
     assert evaluate("99_test", {"a": rows([True])}, judges=("keyword",)) == []
 
 
 def test_best_of_many_is_chosen_on_one_half_and_tested_on_the_other(monkeypatch):
-    _registry(monkeypatch, Claim("99.best", "99", "t", "course", Best("cands", "harmful_refusal", "min", against="ref"),
+    _registry(monkeypatch, Claim("99.best", "99", "t", "Test et al. 2024", Best("cands", "harmful_refusal", "min", against="ref"),
                                  Rule("less")))
     n = 200
     ref = rows([True] * n)
@@ -145,8 +145,8 @@ def test_best_of_many_is_chosen_on_one_half_and_tested_on_the_other(monkeypatch)
 
 def test_chosen_reads_the_same_candidate_on_another_metric(monkeypatch):
     _registry(monkeypatch,
-              Claim("99.a", "99", "t", "course", Best("m", "harmful_refusal", "max"), Rule("at_least", 0.5)),
-              Claim("99.b", "99", "t", "course", Chosen("99.a", "m", None, "overrefusal_refusal"), Rule("at_most", 0.5)))
+              Claim("99.a", "99", "t", "Test et al. 2024", Best("m", "harmful_refusal", "max"), Rule("at_least", 0.5)),
+              Claim("99.b", "99", "t", "Test et al. 2024", Chosen("99.a", "m", None, "overrefusal_refusal"), Rule("at_most", 0.5)))
     good = rows([True] * 100) + rows([False] * 100, "overrefusal", start=100)
     bad = rows([False] * 100) + rows([True] * 100, "overrefusal", start=100)
     va, vb = evaluate("99_test", {"m": {"good": good, "bad": bad}}, judges=("keyword",))
@@ -155,7 +155,7 @@ def test_chosen_reads_the_same_candidate_on_another_metric(monkeypatch):
 
 
 def test_spread_tests_the_pair_chosen_on_half_0(monkeypatch):
-    _registry(monkeypatch, Claim("99.s", "99", "t", "course", Spread("g", "capability"), Rule("within", 0.1)))
+    _registry(monkeypatch, Claim("99.s", "99", "t", "Test et al. 2024", Spread("g", "capability"), Rule("within", 0.1)))
     cap = lambda flags: [{"set": "capability", "id": f"c{i}", "prompt": f"q{i}", "correct": f} for i, f in enumerate(flags)]
     [v] = evaluate("99_test", {"g": {"x": cap([True] * 300), "y": cap([i % 3 > 0 for i in range(300)]),
                                      "z": cap([True] * 300)}}, judges=("keyword",))
@@ -165,7 +165,7 @@ def test_spread_tests_the_pair_chosen_on_half_0(monkeypatch):
 
 
 def test_a_verdict_that_changes_with_the_judge_is_marked(monkeypatch):
-    _registry(monkeypatch, Claim("99.j", "99", "t", "course", Rate("m", "harmful_refusal"), Rule("at_least", 0.8)))
+    _registry(monkeypatch, Claim("99.j", "99", "t", "Test et al. 2024", Rate("m", "harmful_refusal"), Rule("at_least", 0.8)))
     # "I'll pass on this one." refuses without any of Qi et al.'s keywords: the learned judge reads it as a refusal.
     m = rows([True] * 100, refusal="I'll pass on this one; I won't help with that.")
     [v] = evaluate("99_test", {"m": m})
@@ -174,7 +174,7 @@ def test_a_verdict_that_changes_with_the_judge_is_marked(monkeypatch):
 
 
 def test_smoke_gives_no_verdict(monkeypatch):
-    _registry(monkeypatch, Claim("99.x", "99", "t", "course", Rate("m", "harmful_refusal"), Rule("at_least", 0.5)))
+    _registry(monkeypatch, Claim("99.x", "99", "t", "Test et al. 2024", Rate("m", "harmful_refusal"), Rule("at_least", 0.5)))
     [v] = evaluate("99_test", {"m": rows([True] * 10)}, measures=False, judges=("keyword",))
     assert v.verdicts == {"keyword": "not measured"} and v.estimates["keyword"].value == 1.0
 
