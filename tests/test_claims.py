@@ -180,7 +180,7 @@ def test_smoke_gives_no_verdict(monkeypatch):
 
 
 def test_holm_turns_a_weak_reproduction_inconclusive(monkeypatch):
-    _registry(monkeypatch, *[Claim(f"99.{i}", "99", "t", "course", Diff(f"b{i}", "a", "harmful_refusal"), Rule("less"))
+    _registry(monkeypatch, *[Claim(f"99.{i}", "99", "t", "Test et al. 2024", Diff(f"b{i}", "a", "harmful_refusal"), Rule("less"))
                              for i in range(3)])
     a = rows([True] * 40)
     strong = rows([False] * 40)
