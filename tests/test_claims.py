@@ -242,7 +242,9 @@ def test_discussion_is_printed_from_the_verdicts_with_reasons_where_they_apply()
     assert "-2.0% [-12.0, +8.0]" in text and "**inconclusive (one seed)**" in text
     assert first.startswith("  Likely reasons") and "model scale" in first and "spans 20 points over 100 items" in first
     assert "judge:" not in first and "seeds: one training run" in first
-    second = lines[lines.index(next(l for l in lines if "(01.aoa_below_benign)" in l)) + 1]
+    at = lines.index(next(l for l in lines if "(01.aoa_below_benign)" in l))
+    second = next(l for l in lines[at + 1:] if l.startswith("  Likely reasons"))
+    assert "format-controls" in lines[at + 1]  # restated after data had been seen: the discussion says so
     assert "data size" not in second and "under the classifier judge the verdict is *inconclusive*" in second
     assert "seeds" not in second  # two runs per side
     third = next(l for l in lines if "(01.target_20_points)" in l)
@@ -286,3 +288,22 @@ def test_reproduction_md_counts_the_kinds_of_claim_apart(tmp_path, monkeypatch):
     md = write_reproduction_md("laptop").read_text()
     assert "| kind | claims | reproduced | not reproduced | inconclusive |" in md
     assert "| a paper's finding | 1 | 1 | 0 | 0 |" in md
+
+
+def test_difference_in_differences_subtracts_each_side_s_own_control(monkeypatch):
+    from ftsafety.claims import DiffInDiff
+
+    _registry(monkeypatch, Claim("99.did", "99", "t", "Test et al. 2024",
+                                 DiffInDiff("a", "a0", "b", "b0", "harmful_refusal"), Rule("less")))
+    # The format alone drops refusal from 40/40 to 20/40 (a0); the fine-tune in that format reaches 10/40 (a): a plain
+    # a - b reads -30 points against a benign fine-tune that kept 40/40, the difference in differences only -25.
+    a, a0 = rows([True] * 10 + [False] * 30), rows([True] * 20 + [False] * 20)
+    b, b0 = rows([True] * 38 + [False] * 2), rows([True] * 40)
+    [v] = claims.evaluate("99", {"a": a, "a0": a0, "b": b, "b0": b0}, judges=("keyword",))
+    est = v.estimates["keyword"]
+    assert est.value == pytest.approx((10 - 20) / 40 - (38 - 40) / 40)
+    assert est.runs == "1/1/1/1" and claims.one_seed(est.runs)
+    assert v.verdicts["keyword"] == "reproduced"
+    [v] = claims.evaluate("99", {"a": a, "a0": a, "b": b0, "b0": b0}, judges=("keyword",))
+    assert v.estimates["keyword"].value == 0 and v.verdicts["keyword"] == "inconclusive"
+    assert claims.evaluate("99", {"a": a, "b": b, "b0": b0}, judges=("keyword",)) == []  # a control not measured
