@@ -482,7 +482,7 @@ CHANGELOG: tuple[dict, ...] = (
      "why": "Found by reading the construction: an implicit reward trained on the pairs' own strings, and a reward model "
             "whose disagreement holds by construction, measure nothing. Restated by a project that had seen earlier runs "
             "of these claims, so marked."},
-    {"key": "format-controls", "version": 3, "date": "2026-12-01", "commit": "", "after_data": True,
+    {"key": "format-controls", "version": 3, "date": "2026-12-01", "commit": "4f02670", "after_data": True,
      "claims": ("01.aoa_below_benign", "02.aoa_lowers", "02.autoif_lowers", "02.autoif_aoa_lowers"),
      "change": "Restated as differences in differences: (the fine-tune asked in its format - the reference asked in that "
                "format) - (benign fine-tune - reference, asked plainly), paired over prompts. Notebook 01 now measures "
