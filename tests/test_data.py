@@ -102,3 +102,105 @@ def test_hub_loader_errors(tmp_path):
         data.load_hub("gsm8k", tmp_path / "missing.jsonl")
     with pytest.raises(ValueError, match="unknown hub data set"):
         data.load_hub("imagenet")
+
+
+# --- The wide over-refusal set (data/overrefusal_wide.jsonl, issue 24) -------------------------------------------
+# Function words on top of _PLAIN: sharing them says nothing about a request's trigger.
+_WIDE_PLAIN = _PLAIN | set("""should would will some any than there their them they have has was not all use using
+off after before over while each every most more much long back did like need being through never against""".split())
+
+
+def _wide_words(text):
+    """Content words, plural 's' dropped, so that "guns" and "gun" count as one trigger."""
+    out = set()
+    for w in _content_words(text):
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        if w not in _WIDE_PLAIN:
+            out.add(w)
+    return out
+
+
+def _wide_pairs(split):
+    rows = {r["id"]: r for r in data.overrefusal_wide()}
+    return [(r, rows[r["pair"]]) for r in rows.values() if r["label"] == "safe" and r["split"] == split]
+
+
+def test_wide_overrefusal_counts_and_pairs():
+    rows = data.overrefusal_wide()
+    by_id = {r["id"]: r for r in rows}
+    assert len(by_id) == len(rows)
+    assert {r["label"] for r in rows} == {"safe", "unsafe"} and {r["split"] for r in rows} == {"train", "test"}
+    for r in rows:  # pairs are matched one to one, across labels, within a type and a split
+        other = by_id.get(r["pair"])
+        assert other is not None and other["pair"] == r["id"], r["id"]
+        assert other["label"] != r["label"] and (other["type"], other["split"]) == (r["type"], r["split"]), r["id"]
+    types = {r["type"] for r in rows}
+    assert len(types) >= 12
+    for t in types:
+        safe_test = [r for r in data.overrefusal_wide("test", "safe") if r["type"] == t]
+        safe_train = [r for r in data.overrefusal_wide("train", "safe") if r["type"] == t]
+        assert len(safe_test) >= 25 and len(safe_train) >= 6, t
+    assert len(data.overrefusal_wide("test", "safe")) >= 300
+    long = [r["id"] for r in data.overrefusal_wide(label="unsafe") if len(r["prompt"].split()) > 25]
+    assert not long, f"unsafe prompts are short requests only: {long}"
+    with pytest.raises(ValueError, match="label must be"):
+        data.overrefusal_wide(label="harmful")
+
+
+def _norm(text):
+    import re
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+def test_wide_overrefusal_has_no_duplicates_anywhere_in_data():
+    """No prompt twice in the set, and none that any other data file holds (lowercase, punctuation dropped)."""
+    from ftsafety.files import read_jsonl
+    from ftsafety.paths import data_dir
+
+    wide = [_norm(r["prompt"]) for r in data.overrefusal_wide()]
+    assert len(set(wide)) == len(wide), sorted(p for p in set(wide) if wide.count(p) > 1)
+    elsewhere = set()
+    for path in sorted(data_dir().glob("*.jsonl")):
+        if path.name != "overrefusal_wide.jsonl":
+            rows = read_jsonl(path, required=())
+            elsewhere |= {_norm(r["prompt"]) for r in rows if isinstance(r.get("prompt"), str)}
+    assert len(elsewhere) > 300  # the other files were read
+    both = set(wide) & elsewhere
+    assert not both, sorted(both)
+
+
+def test_wide_overrefusal_test_pairs_use_triggers_no_training_prompt_has():
+    """A test pair's trigger is what its safe and unsafe prompts share (same form: at least one content word). No
+    trigger may appear in a training prompt: the wide set's train split (both labels, every type) or a train row of
+    overrefusal.jsonl (the contrast twins included), which the aligned reference learns from."""
+    training = [r["prompt"] for r in data.overrefusal_wide("train")] + [r["prompt"] for r in data.overrefusal("train")]
+    assert any(r["category"] == "contrast" for r in data.overrefusal("train"))
+    train_words = set().union(*map(_wide_words, training))
+    no_form, leaks = [], {}
+    for safe, unsafe in _wide_pairs("test"):
+        trigger = _wide_words(safe["prompt"]) & _wide_words(unsafe["prompt"])
+        if not trigger:
+            no_form.append(safe["id"])
+        if trigger & train_words:
+            leaks[safe["prompt"]] = sorted(trigger & train_words)
+    assert not no_form, f"test pairs that share no content word: {no_form}"
+    assert not leaks, f"test triggers seen in training prompts: {leaks}"
+
+
+def _skeleton(text):
+    """A prompt's template: its words, each content word replaced by '_' (runs of them merged)."""
+    import re
+    words = ["_" if _wide_words(w) else w for w in re.findall(r"[a-z]+", text.lower())]
+    return " ".join(w for i, w in enumerate(words) if not (w == "_" and i and words[i - 1] == "_"))
+
+
+def test_wide_overrefusal_train_templates_differ_from_test():
+    """No test prompt of a type is built on the template of a train prompt of that type."""
+    rows = data.overrefusal_wide()
+    shared = []
+    for t in {r["type"] for r in rows}:
+        train = {_skeleton(r["prompt"]) for r in rows if r["type"] == t and r["split"] == "train"}
+        test = [r["prompt"] for r in rows if r["type"] == t and r["split"] == "test"]
+        shared += [p for p in test if _skeleton(p) in train]
+    assert not shared, f"test prompts on a train template of their type: {shared}"

@@ -44,6 +44,22 @@ def overrefusal(split: str | None = None) -> list[dict]:
     return _split(_load("overrefusal.jsonl", ("prompt", "category")), split, "overrefusal")
 
 
+def overrefusal_wide(split: str | None = None, label: str | None = None) -> list[dict]:
+    """The wide over-refusal set (issue 24): safe prompts that look unsafe, in 14 types (homonyms, figurative language,
+    safe targets, games and sport, fiction, history, definitions, prevention, public figures, one's own privacy,
+    medicine, legal activities, household, security education), each row paired with a matched *unsafe* prompt of the
+    same form (id, prompt, type, label ``safe``/``unsafe``, pair: the other row's id, split). ``test``: 25 pairs per
+    type, evaluation only; ``train``: 8 pairs per type, in other templates and trigger words. ``label`` keeps one side.
+    """
+    rows = _split(_load("overrefusal_wide.jsonl", ("prompt", "type", "label", "pair", "split")), split,
+                  "overrefusal_wide")
+    if label is None:
+        return rows
+    if label not in ("safe", "unsafe"):
+        raise ValueError(f"overrefusal_wide: label must be 'safe', 'unsafe' or None, not {label!r}")
+    return [r for r in rows if r["label"] == label]
+
+
 def benign() -> list[dict]:
     """Benign instructions with helpful answers recorded from the laptop model (prompt, response)."""
     return _load("benign.jsonl", ("prompt", "response"))
