@@ -123,10 +123,13 @@ def heatmap(values, row_labels: Sequence, col_labels: Sequence, title: str = "",
 
     v = np.asarray(values, dtype=float)
     fig, ax = _figure((1.2 * len(col_labels) + 2, 0.9 * len(row_labels) + 1.5))
-    im = ax.imshow(v, cmap="RdYlGn", vmin=vmin, vmax=vmax)
+    # viridis: perceptually uniform and readable with the common colour-vision deficiencies (no red-green scale)
+    im = ax.imshow(v, cmap="viridis", vmin=vmin, vmax=vmax)
     for i in range(v.shape[0]):
         for j in range(v.shape[1]):
-            ax.text(j, i, "-" if np.isnan(v[i, j]) else fmt.format(v[i, j]), ha="center", va="center")
+            dark = not np.isnan(v[i, j]) and (v[i, j] - vmin) / ((vmax - vmin) or 1) < 0.6  # white text on dark cells
+            ax.text(j, i, "-" if np.isnan(v[i, j]) else fmt.format(v[i, j]), ha="center", va="center",
+                    color="white" if dark else "black")
     for i, j in marks:
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, edgecolor="black"))
     ax.set_xticks(range(len(col_labels)), [str(c) for c in col_labels])
@@ -140,11 +143,13 @@ def heatmap(values, row_labels: Sequence, col_labels: Sequence, title: str = "",
 
 
 def dose_curves(curves: dict[str, dict[float, Rate | dict]], title: str = "", xlabel: str = "share of safety examples",
-                ylabel: str = "rate", reference: dict[str, float] | None = None, marker_at: float | None = None):
+                ylabel: str = "rate", reference: dict[str, float] | None = None, marker_at: float | None = None,
+                dose_is_share: bool = True):
     """Measured rates against a dose (e.g. the mixing ratio), one line with 95% bands per series.
 
     ``curves`` maps a series name to ``{dose: Rate}``; ``reference`` draws horizontal lines (e.g. the aligned
-    reference's refusal); ``marker_at`` draws a vertical line at one dose (the slider's position).
+    reference's refusal); ``marker_at`` draws a vertical line at one dose (the slider's position). With
+    ``dose_is_share=False`` the doses are counts (e.g. attack rows) and the x axis is not written as a percentage.
     """
     fig, ax = _figure((6.5, 3.8))
     for name, points in curves.items():
@@ -158,7 +163,8 @@ def dose_curves(curves: dict[str, dict[float, Rate | dict]], title: str = "", xl
     if marker_at is not None:
         ax.axvline(marker_at, color="black", lw=1)
     ax.set_ylim(0, 1)
-    ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+    if dose_is_share:
+        ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
