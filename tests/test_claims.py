@@ -201,7 +201,7 @@ def test_the_reproduction_table_has_the_registry_columns(tmp_path, monkeypatch):
     assert [c["id"] for c in saved["claims"]] == ["01.benign_lowers"]
     md = write_reproduction_md("laptop").read_text()
     assert ("| claim | paper | measured (95% interval) | test | verdict | Holm-adjusted | pre-specified | judge-sensitive "
-            "| seeds |") in md
+            "| runs |") in md
     row = next(line for line in md.splitlines() if line.startswith("| 01.benign_lowers"))
     assert "-60.0% [" in row and "| reproduced (one seed) | reproduced | yes |" in row and row.endswith("| 1 vs 1 |")
     assert "## Changes to the rules and recipes" in md
@@ -218,10 +218,10 @@ def test_a_verdict_on_one_seed_says_so_and_a_pooled_one_does_not(tmp_path, monke
     ref, benign = rows([True] * 50), rows([True] * 20 + [False] * 30)
     single = table(evaluate("01_benign_degradation", {"reference": ref, "benign": benign}))
     assert single.loc[0, "verdict (keyword)"] == "reproduced (one seed)"
-    assert single.loc[0, "seeds (runs per side)"] == "1 vs 1"
+    assert single.loc[0, "runs per side"] == "1 vs 1"
     pooled = table(evaluate("01_benign_degradation", {"reference": ref, "benign": [benign, benign]}))
     assert pooled.loc[0, "verdict (keyword)"] == "reproduced"
-    assert pooled.loc[0, "seeds (runs per side)"] == "2 vs 1"  # the benign side first
+    assert pooled.loc[0, "runs per side"] == "2 vs 1"  # the benign side first
 
 
 def test_discussion_is_printed_from_the_verdicts_with_reasons_where_they_apply():
@@ -295,8 +295,9 @@ def test_difference_in_differences_subtracts_each_side_s_own_control(monkeypatch
 
     _registry(monkeypatch, Claim("99.did", "99", "t", "Test et al. 2024",
                                  DiffInDiff("a", "a0", "b", "b0", "harmful_refusal"), Rule("less")))
-    # The format alone drops refusal from 40/40 to 20/40 (a0); the fine-tune in that format reaches 10/40 (a): a plain
-    # a - b reads -30 points against a benign fine-tune that kept 40/40, the difference in differences only -25.
+    # The format alone drops refusal from 40/40 to 20/40 (a0); the fine-tune in that format reaches 10/40 (a); the benign
+    # fine-tune keeps 38/40 (b) of the reference's 40/40 (b0). A plain a - b reads -70 points; the difference in
+    # differences, what each fine-tune changed against its own control, -20.
     a, a0 = rows([True] * 10 + [False] * 30), rows([True] * 20 + [False] * 20)
     b, b0 = rows([True] * 38 + [False] * 2), rows([True] * 40)
     [v] = claims.evaluate("99", {"a": a, "a0": a0, "b": b, "b0": b0}, judges=("keyword",))

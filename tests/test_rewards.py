@@ -156,9 +156,14 @@ def test_evaluation_pairs_share_nothing_with_what_any_course_model_trains_on(see
     trained = preference_pairs(len(data.harmful("train")), len(data.borderline()) + len(data.benign()), seed=seed)
     train_texts = ([t for r in trained for t in (r["chosen"], r["rejected"])] + [r["refusal"] for r in data.harmful()]
                    + list(RM_REFUSALS) + [r["response"] for r in data.borderline() + data.benign()])
+    train_texts += [r["compliance"] for r in data.harmful()]
     eval_refusals = ({p["better"] for p in pairs if p["kind"] == "safety"}
                      | {p["worse"] for p in pairs if p["kind"] == "helpful"})
     assert eval_refusals <= set(EVAL_REFUSALS) | set(PLAIN_REFUSALS)
+    compliances = {p["worse"] for p in pairs if p["kind"] == "safety"}
+    shared = set().union(*map(_sentences, compliances)) & set().union(*map(_sentences, train_texts))
+    assert not shared, f"evaluation compliance sentences that a course model trains on: {sorted(shared)[:3]}"
+    assert not {_opening(t) for t in compliances} & {_opening(t) for t in train_texts}
     shared = set().union(*map(_sentences, eval_refusals)) & set().union(*map(_sentences, train_texts))
     assert not shared, f"evaluation refusal sentences that a course model trains on: {sorted(shared)[:3]}"
     shared = {_opening(t) for t in eval_refusals} & {_opening(t) for t in train_texts}

@@ -78,14 +78,17 @@ KIND_LABELS = {"paper": "a paper's finding", "target": "the course's own target 
 def kind_counts(results: list[dict], judge: str | None = None) -> list[dict]:
     """Verdicts counted apart for each kind of claim (a paper's finding, the course's own target, a sanity check),
     under ``judge`` (the primary one by default), over the saved results of several notebooks."""
-    from .claims import JUDGES, KINDS, VERDICTS
+    from .claims import CLAIMS, JUDGES, KINDS, VERDICTS
 
     judge = judge or JUDGES[0]
+    registry = {c.id: c.kind for c in CLAIMS}  # today's kind, also for results saved before a claim's kind was fixed
     tested = [c for r in results for c in r["claims"] if "verdicts" in c]
     rows = []
     for kind in KINDS:
-        mine = [c for c in tested if c.get("kind", "paper") == kind]
-        if mine:
+        mine = [c for c in tested if registry.get(c["id"], c.get("kind", "paper")) == kind]
+        if mine and kind == "sanity":  # a sanity check has no verdict: it holds by construction
+            rows.append({"kind": KIND_LABELS[kind], "claims": len(mine), **{v: "—" for v in VERDICTS}})
+        elif mine:
             rows.append({"kind": KIND_LABELS[kind], "claims": len(mine),
                          **{v: sum(c["verdicts"].get(judge) == v for c in mine) for v in VERDICTS}})
     return rows
@@ -106,11 +109,11 @@ def write_reproduction_md(profile: str) -> Path:
         f"Verdicts are three-way: *reproduced* (the whole 95% interval on the claim's side of its bound), *not "
         f"reproduced* (wholly on the other side), *inconclusive*. The verdict is the {primary} judge's; "
         f"*judge-sensitive* marks a claim whose verdict under the {other} judge differs (shown in brackets). "
-        "*Holm-adjusted* applies Holm's correction to each notebook's direction claims. *seeds* counts the training "
-        "runs (seeds) on each side of a comparison; a verdict resting on one run per side says *(one seed)*: a second "
-        "seed could move it.", "",
+        "*Holm-adjusted* applies Holm's correction to each notebook's direction claims. *runs* counts the runs on each "
+        "side of a comparison (runs of one seed on several task sets or doses count as several); a verdict resting on "
+        "one run per side says *(one seed)*: a second seed could move it.", "",
         "| claim | paper | measured (95% interval) | test | verdict | Holm-adjusted | pre-specified | judge-sensitive "
-        "| seeds |", "|---|---|---|---|---|---|---|---|---|",
+        "| runs |", "|---|---|---|---|---|---|---|---|---|",
     ]
     counts = kind_counts(results)
     if counts:
@@ -135,8 +138,9 @@ def write_reproduction_md(profile: str) -> Path:
                 f"| {with_seeds(verdicts.get(primary, ''), runs)} | {c.get('adjusted') or '—'} | {pre} | "
                 f"{'yes (' + str(verdicts.get(other)) + ')' if sensitive else 'no'} | {runs} |")
     lines += ["", "## Changes to the rules and recipes", "",
-              "Each change made after the claim's data had been seen is marked *after data*; the claims it touched show "
-              "its key under *pre-specified*.", "",
+              "A change is marked *after data* when it changed a claim's rule once that claim's results had been seen, "
+              "or changed a recipe because of a result; the claims it touched show its key under *pre-specified*. A "
+              "fix found by reading code or data that changed no rule (such as a leak) is listed unmarked.", "",
               "| key | version | date | commit | after data | claims | change | why |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {e['key']} | {e['version']} | {e['date']} | {e['commit'] or 'this version'} | "
               f"{'yes' if e['after_data'] else 'no'} | {_cell(', '.join(e['claims']))} | {_cell(e['change'])} | "
