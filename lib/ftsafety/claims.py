@@ -481,8 +481,9 @@ CHANGELOG: tuple[dict, ...] = (
      "claims": ("07.*",),
      "change": "The evaluation pairs' apology refusals were the course's training refusals (data/harmful.jsonl), which "
                "notebook 05's models, read here as implicit reward models, were trained to prefer; and the helpful pairs "
-               "were safe-but-scary rows notebook 05 trained on. Both are now written for evaluation only "
-               "(EVAL_REFUSALS; the over-refusal test prompts with recorded answers). 07.rm_disagrees reads only the "
+               "were safe-but-scary rows notebook 05 trained on; the compliances were training strings of notebooks 01 and "
+               "05. All are now written for evaluation only (EVAL_REFUSALS, EVAL_COMPLIANCES; the over-refusal test "
+               "prompts with recorded answers, f6a886d for the compliances). 07.rm_disagrees reads only the "
                "scorers trained with safety data; the helpfulness reward model, trained to reject refusals, is left out.",
      "why": "Found by reading the construction: an implicit reward trained on the pairs' own strings, and a reward model "
             "whose disagreement holds by construction, measure nothing. Restated by a project that had seen earlier runs "
