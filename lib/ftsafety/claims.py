@@ -601,6 +601,15 @@ class Verdict:
         return self.verdicts.get(JUDGES[0]) if self.verdicts else "not measured"
 
     @property
+    def measured(self) -> str:
+        """The primary judge's estimate, with the candidate a best-of-many quantity chose, or the error."""
+        est = self.estimates.get(JUDGES[0])
+        if est is None:
+            return f"not computed ({self.error})"
+        chosen = self.chosen.get(JUDGES[0])
+        return str(est) + (f" at {chosen}" if chosen else "")
+
+    @property
     def judge_sensitive(self) -> bool:
         return len(set(self.verdicts.values())) > 1
 
@@ -803,7 +812,7 @@ def table(verdicts: Sequence[Verdict]):
         est = v.estimates.get(JUDGES[0])
         rows.append({
             "claim": f"{v.claim.id}: {v.claim.text}", "paper": v.claim.paper,
-            "measured": (str(est) + (f" at {v.chosen[JUDGES[0]]}" if v.chosen.get(JUDGES[0]) else "")) if est else v.error,
+            "measured": v.measured if est else v.error,
             "test": str(v.claim.rule),
             **{f"verdict ({j})": with_seeds(v.verdicts.get(j, "error"), est.runs if est else "") for j in JUDGES},
             "Holm-adjusted": "—" if v.adjusted is None else f"{v.adjusted} (p={v.adjusted_p:.3g})",
@@ -820,9 +829,9 @@ def _reasons(v: Verdict) -> list[str]:
     if v.claim.kind == "paper":
         out.append("model scale: the paper's models have billions of parameters and were safety-tuned by their makers; "
                    "this profile's model may be too small to show the effect")
-    if est is not None and verdict == "inconclusive" and est.method != "rho":
-        out.append(f"data size: the 95% interval spans {100 * (est.high - est.low):.0f} points over {est.n} items; "
-                   "more prompts would narrow it")
+    if est is not None and verdict == "inconclusive":
+        width = f"{est.high - est.low:.2f}" if est.method == "rho" else f"{100 * (est.high - est.low):.0f} points"
+        out.append(f"data size: the 95% interval spans {width} over {est.n} items; more items would narrow it")
     if v.judge_sensitive:
         other = JUDGES[1]
         out.append(f"judge: under the {other} judge the verdict is *{v.verdicts.get(other)}*, so the verdict depends on "
@@ -850,9 +859,7 @@ def discuss(verdicts: Sequence[Verdict], measures: bool = True) -> str:
              f"reproduced, {count['inconclusive']} inconclusive** (the {JUDGES[0]} judge's verdicts).", ""]
     for v in shown:
         est = v.estimates.get(JUDGES[0])
-        measured = (str(est) + (f" at {v.chosen[JUDGES[0]]}" if v.chosen.get(JUDGES[0]) else "")) if est else \
-            f"not computed ({v.error})"
-        lines.append(f"- **{v.claim.text}** ({v.claim.id}). Source: {v.claim.paper}. This run: {measured}; test: "
+        lines.append(f"- **{v.claim.text}** ({v.claim.id}). Source: {v.claim.paper}. This run: {v.measured}; test: "
                      f"{v.claim.rule}; verdict: **{with_seeds(v.primary, est.runs if est else '')}**.")
         if v.claim.changed_after_data:
             lines.append(f"  Its rule or recipe was changed after data had been seen ({', '.join(v.claim.changed_after_data)};"

@@ -45,7 +45,7 @@ def overrefusal(split: str | None = None) -> list[dict]:
 
 
 def overrefusal_wide(split: str | None = None, label: str | None = None) -> list[dict]:
-    """The wide over-refusal set (issue 24): safe prompts that look unsafe, in 14 types (homonyms, figurative language,
+    """The wide over-refusal set: safe prompts that look unsafe, in 14 types (homonyms, figurative language,
     safe targets, games and sport, fiction, history, definitions, prevention, public figures, one's own privacy,
     medicine, legal activities, household, security education), each row paired with a matched *unsafe* prompt of the
     same form (id, prompt, type, label ``safe``/``unsafe``, pair: the other row's id, split). ``test``: 25 pairs per

@@ -94,6 +94,15 @@ def kind_counts(results: list[dict], judge: str | None = None) -> list[dict]:
     return rows
 
 
+def _kind_table(counts: list[dict], judge: str) -> list[str]:
+    if not counts:
+        return []
+    head = list(counts[0])
+    return [f"Verdicts by kind of claim ({judge} judge): only a paper's finding tests the paper.", "",
+            "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+            *("| " + " | ".join(str(r[h]) for h in head) + " |" for r in counts), ""]
+
+
 def write_reproduction_md(profile: str) -> Path:
     """Every claim tested on ``profile``, one row each: claim, paper, measured (with its 95% interval), test, verdict
     (three-way, under the primary judge), Holm-adjusted verdict, pre-specified, judge-sensitive, runs per side; then the
@@ -112,17 +121,10 @@ def write_reproduction_md(profile: str) -> Path:
         "*Holm-adjusted* applies Holm's correction to each notebook's direction claims. *runs* counts the runs on each "
         "side of a comparison (runs of one seed on several task sets or doses count as several); a verdict resting on "
         "one run per side says *(one seed)*: a second seed could move it.", "",
+        *_kind_table(kind_counts(results), primary),
         "| claim | paper | measured (95% interval) | test | verdict | Holm-adjusted | pre-specified | judge-sensitive "
         "| runs |", "|---|---|---|---|---|---|---|---|---|",
     ]
-    counts = kind_counts(results)
-    if counts:
-        head = list(counts[0])
-        table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        table += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in counts]
-        i = lines.index(next(x for x in lines if x.startswith("| claim | paper |")))
-        lines[i:i] = [f"Verdicts by kind of claim ({primary} judge): only a paper's finding tests the paper.", "",
-                      *table, ""]
     for res in results:
         for c in res["claims"]:
             if "verdicts" not in c:  # a results file from before the claims registry
