@@ -6,7 +6,9 @@ that remain go in small batches of their own instead of padding every short prom
 """
 from __future__ import annotations
 
+import html
 import statistics
+import time
 import warnings
 from typing import Sequence
 
@@ -39,7 +41,6 @@ def generate(
     (``model.config.max_position_embeddings``); ``max_new_tokens`` itself is never lowered.
     """
     import torch
-    from tqdm.auto import tqdm
 
     if not texts:
         return []
@@ -64,23 +65,25 @@ def generate(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     device = next(model.parameters()).device
     outputs: list[str | None] = [None] * len(texts)
-    for idx in tqdm(length_batches([len(x) for x in ids], batch_size), desc=desc, disable=not progress, leave=False):
-        # Left padding, so every prompt ends where generation starts; the mask keeps the padding out of attention.
-        width = max(len(ids[i]) for i in idx)
-        input_ids = torch.tensor([[pad_id] * (width - len(ids[i])) + ids[i] for i in idx], device=device)
-        mask = torch.tensor([[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in idx], device=device)
-        with torch.inference_mode():
-            out = model.generate(
-                input_ids=input_ids,
-                attention_mask=mask,
-                max_new_tokens=max_new_tokens,
-                do_sample=do_sample,
-                pad_token_id=pad_id,
-                **({} if do_sample else {"temperature": None, "top_p": None, "top_k": None}),
-                **gen_kwargs,
-            )
-        for i, text in zip(idx, tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)):
-            outputs[i] = text.strip()
+    with progress_bar(len(texts), desc, unit="prompts", enabled=progress) as bar:
+        for idx in length_batches([len(x) for x in ids], batch_size):
+            # Left padding, so every prompt ends where generation starts; the mask keeps the padding out of attention.
+            width = max(len(ids[i]) for i in idx)
+            input_ids = torch.tensor([[pad_id] * (width - len(ids[i])) + ids[i] for i in idx], device=device)
+            mask = torch.tensor([[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in idx], device=device)
+            with torch.inference_mode():
+                out = model.generate(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=do_sample,
+                    pad_token_id=pad_id,
+                    **({} if do_sample else {"temperature": None, "top_p": None, "top_k": None}),
+                    **gen_kwargs,
+                )
+            for i, text in zip(idx, tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)):
+                outputs[i] = text.strip()
+            bar.update(len(idx))
     return outputs  # type: ignore[return-value]
 
 
@@ -143,3 +146,113 @@ def respond(model, tokenizer, prompts: Sequence[str], template="chat", **kwargs)
     """Render each request with ``template`` and generate the model's answers (``kwargs`` go to :func:`generate`)."""
     tpl = get_template(template)
     return generate(model, tokenizer, [tpl.render(tokenizer, p) for p in prompts], **kwargs)
+
+
+# --- progress bars -------------------------------------------------------------------------------------------------
+# In a Jupyter kernel, tqdm.auto draws an ipywidgets bar: its output is a widget view, which JupyterLab cannot draw
+# once the notebook is reopened without saved widget state ("Error displaying widget: model not found"; closing the
+# bar with leave=False only hides the view while the kernel lives, the view stays in the saved output). So in a
+# kernel the bar is transformers' NotebookProgressBar (the HTML bar its Trainer draws through an IPython display
+# handle, no widget), drawn into one output per cell and ended as a line of text. Elsewhere (a terminal, pytest) it
+# is tqdm's text bar on stderr, erased when done.
+
+def _in_jupyter_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return type(get_ipython()).__name__ == "ZMQInteractiveShell"
+
+
+def progress_bar(total: int, desc: str = "", unit: str = "items", enabled: bool = True):
+    """A progress bar over ``total`` items, used as ``with progress_bar(n, "generating") as bar: ... bar.update(k)``.
+
+    In a notebook it is plain HTML, no widget, so a saved notebook shows it without a kernel: every bar of a cell
+    shares one output, which ends as one line of text (what ran, how many, how long). In a terminal it is tqdm's
+    text bar, erased when done. ``enabled=False`` draws nothing.
+    """
+    if enabled and _in_jupyter_kernel():
+        return _CellProgress(total, desc, unit)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=f" {unit}", leave=False, disable=not enabled)
+
+
+_CELL: dict = {"key": None}  # the output the current cell's bars share
+
+
+def _cell_output() -> dict:
+    """The state of the current cell's progress output, new for each cell (the kernel request it answers)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    parent = getattr(getattr(shell, "display_pub", None), "parent_header", None) or {}
+    key = parent.get("header", {}).get("msg_id") or getattr(shell, "execution_count", None)
+    if _CELL["key"] != key:
+        _CELL.clear()
+        _CELL.update(key=key, handle=None, bars=0, seconds=0.0)
+    return _CELL
+
+
+def _show_in_cell(text_html: str, text_plain: str) -> None:
+    from IPython.display import display
+
+    cell = _cell_output()
+    bundle = {"text/html": text_html, "text/plain": text_plain}
+    if cell["handle"] is None:
+        cell["handle"] = display(bundle, raw=True, display_id=True)
+    else:
+        cell["handle"].update(bundle, raw=True)
+
+
+def _html_bar_class():
+    from transformers.utils.notebook import NotebookProgressBar, html_progress_bar
+
+    class HtmlBar(NotebookProgressBar):
+        """transformers' bar (its timing, rate and throttling), drawn into the cell's shared output."""
+
+        def __init__(self, total, desc):
+            super().__init__(max(total, 1), prefix=html.escape(desc))
+            self.desc = desc
+
+        def display(self):
+            self.html_code = html_progress_bar(self.value, self.total, self.prefix, html.escape(self.label), self.width)
+            _show_in_cell(self.html_code, f"{self.desc} {self.label}")
+
+    return HtmlBar
+
+
+class _CellProgress:
+    """tqdm's ``update(n)`` / ``close()`` / context-manager interface over the HTML bar."""
+
+    def __init__(self, total: int, desc: str, unit: str):
+        self.total, self.desc, self.unit, self.n = total, desc or "progress", unit, 0
+        self._bar = _html_bar_class()(total, self.desc)
+        self.start = time.monotonic()
+        self._bar.update(0)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._bar.update(min(self.n, self._bar.total))
+
+    def close(self, stopped: bool = False) -> None:
+        """Replace the bar by one line: this bar's count and time, and how many bars the cell has drawn."""
+        from transformers.utils.notebook import format_time
+
+        seconds = time.monotonic() - self.start
+        cell = _cell_output()
+        cell["bars"] += 1
+        cell["seconds"] += seconds
+        what = (f"{self.desc}: stopped at {self.n} of {self.total} {self.unit}" if stopped
+                else f"{self.desc}: {self.n} {self.unit}")
+        line = f"{what} in {format_time(seconds)}"
+        if cell["bars"] > 1:
+            line += f" (the last of {cell['bars']} progress bars in this cell, {format_time(cell['seconds'])} in all)"
+        _show_in_cell(f"<pre>{html.escape(line)}</pre>", line)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        self.close(stopped=exc_type is not None)
+        return False
