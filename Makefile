@@ -39,6 +39,12 @@ lab: install
 	$(BIN)/python -m pip install --quiet jupyterlab
 	$(BIN)/jupyter lab notebooks/
 
+# The rendered course: runs/<profile>/book/index.html, static HTML of the executed notebooks of `make course` (figures,
+# formulas, the reproduction table; opens offline). PROFILE as for `make course`.
+.PHONY: book
+book: install
+	$(BIN)/python -m ftsafety.book $(if $(PROFILE),--profile $(PROFILE))
+
 doctor: install
 	$(BIN)/ftsafety doctor
 
