@@ -54,7 +54,9 @@ def test_runs_top_to_bottom_on_smoke(nb, tmp_path, monkeypatch):
 
     monkeypatch.setenv("FTSAFETY_PROFILE", "smoke")
     params, ran = OPTIONAL_SECTIONS.get(nb.stem, ({}, None))
-    out = run_notebook(nb, "smoke", tmp_path, timeout=600, parameters=params)
+    # Into the smoke run's own notebooks folder, where `make book` looks (the book test below reads them).
+    out = run_notebook(nb, "smoke", Path(os.environ["FTSAFETY_RUNS"]) / "smoke" / "notebooks", timeout=600,
+                       parameters=params)
     book = json.loads(out.read_text())
     errors = [o for c in book["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
@@ -63,6 +65,17 @@ def test_runs_top_to_bottom_on_smoke(nb, tmp_path, monkeypatch):
     results = json.loads(results.read_text())
     assert results["claims"]
     assert ran is None or ran(results), f"the optional section switched on by {params} did not run"
+
+
+@pytest.mark.slow
+def test_book_of_the_smoke_run(tmp_path):
+    """`make book` on the smoke run above: an index and one page per notebook, each with its figures."""
+    from test_book import check_book  # tests/ is on sys.path, as for hub_standins
+
+    run = Path(os.environ["FTSAFETY_RUNS"]) / "smoke"
+    if len(list((run / "notebooks").glob("*.ipynb"))) < len(NOTEBOOKS):
+        pytest.skip("needs the nine smoke runs above, in this session")
+    check_book(run, tmp_path / "book", expected=[p.stem for p in NOTEBOOKS])
 
 
 # The hub profiles with stand-ins: the profile's own code paths (hub data sets in their real schemas from

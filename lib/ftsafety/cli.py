@@ -128,8 +128,11 @@ def cmd_judge(args) -> int:
 
 
 def cmd_course(args) -> int:
-    from .course import parse_settings, run_course
+    from .course import parameters_help, parse_settings, run_course
 
+    if args.list_parameters:
+        print(parameters_help(args.only))
+        return 0
     return run_course(chosen_profile(args.profile), args.only, settings=parse_settings(args.set))
 
 
@@ -142,20 +145,37 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def package_version() -> str:
+    """This package's installed version, from its metadata (the one place it is written is pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ftsafety")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed; pip install -e . from the repository)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .profiles import DEFAULT, ENV_VAR, PROFILES
+
     p = argparse.ArgumentParser(prog="ftsafety", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = p.add_subparsers(dest="command", required=True)
-    profile_help = "profile name (wins over $FTSAFETY_PROFILE; default: the variable, else laptop)"
+    # No argparse `choices`: an unknown name is reported by profiles.resolve, with the list, as every other input error
+    names = ", ".join(PROFILES)
+    profile_metavar = "{" + ",".join(PROFILES) + "}"
+    profile_help = (f"one of {names}; without this flag, ${ENV_VAR} if set, else {DEFAULT}. An explicit --profile wins "
+                    f"over ${ENV_VAR}")
 
     s = sub.add_parser("doctor", help="versions, device, offline status, writable folders, which profiles can run here")
-    s.add_argument("--profile", default=None,
-                   help="also plan that profile (smoke, laptop, gpu, paper): downloads, GPU memory and time per "
+    s.add_argument("--profile", default=None, metavar=profile_metavar,
+                   help=f"also plan that profile ({names}): downloads, GPU memory and time per "
                         "notebook (estimates), and what on this machine stops it; offline")
     s.add_argument("--json", action="store_true", help="with --profile: print the plan as JSON instead of text")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("align", help="build (or reuse) the course's aligned reference and print its path")
-    s.add_argument("--profile", default=None, help=profile_help)
+    s.add_argument("--profile", default=None, metavar=profile_metavar, help=profile_help)
     s.add_argument("--force", action="store_true", help="rebuild even if a reference with this recipe exists")
     s.set_defaults(func=cmd_align)
 
@@ -166,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--judge", default="keyword", help="keyword | classifier | llamaguard[:MODEL] | rubric:MODEL")
     s.add_argument("--template", default="chat", help="prompt template (chat, chat:llama, text:vanilla, ...)")
     s.add_argument("--max-new-tokens", type=positive_int, default=None, help="default: the profile's")
-    s.add_argument("--profile", default=None, help="batch size and defaults; " + profile_help)
+    s.add_argument("--profile", default=None, metavar=profile_metavar, help="batch size and defaults: " + profile_help)
     s.add_argument("--output", default=None,
                    help="also write each prompt with its response and label to this file (not a folder), "
                         "e.g. results/out.jsonl")
@@ -177,17 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--judge", default="keyword")
     s.set_defaults(func=cmd_judge)
 
-    s = sub.add_parser("course", help="run the notebooks headless (what `make course` runs)")
-    s.add_argument("--profile", default=None, help=profile_help)
+    s = sub.add_parser("course", help="run the notebooks headless (what `make course` runs)",
+                       description="Run the notebooks headless with papermill, in order; executed copies go to "
+                                   "runs/<profile>/notebooks/. On a terminal a progress bar shows each notebook's "
+                                   "section, cells and time; in a log, one line per notebook.")
+    s.add_argument("--profile", default=None, metavar=profile_metavar, help=profile_help)
     # "+": a bare --only (an empty ONLY in a script) must not silently run the whole course
     s.add_argument("--only", nargs="+", default=None, help="notebook numbers, e.g. --only 00 01")
     s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a notebook parameter, e.g. --set BALANCE=[96] or --set FORCE=true (repeatable; "
-                        "applies to the notebooks that have it; checked against the type of its default)")
+                        "applies to the notebooks that have it; checked against the type of its default; "
+                        "--list-parameters shows them)")
+    s.add_argument("--list-parameters", action="store_true",
+                   help="list each notebook's parameters (those of --only, if given) with default and comment, "
+                        "then stop without running anything")
     s.set_defaults(func=cmd_course)
 
     s = sub.add_parser("bench", help="speed and memory of training, evaluation and loading on this machine (JSON)")
-    s.add_argument("--profile", default=None, help=profile_help)
+    s.add_argument("--profile", default=None, metavar=profile_metavar, help=profile_help)
     s.add_argument("--rows", type=positive_int, default=32, help="training rows (one epoch)")
     s.add_argument("--prompts", type=positive_int, default=40, help="evaluation prompts")
     s.set_defaults(func=cmd_bench)

@@ -232,12 +232,28 @@ class Loaded:
     load_s: float
 
 
+# transformers' bars over local files: under a second for the course's models, drawn at every load and save.
+QUIET_BARS = ("Loading weights", "Writing model shards")
+
+
+def _quiet_local_bars(factory, args, kwargs):
+    """A transformers tqdm hook: every bar as usual, but those named in ``QUIET_BARS`` disabled (see :func:`load`)."""
+    if kwargs.get("desc") in QUIET_BARS:
+        kwargs = {**kwargs, "disable": True}
+    return factory(*args, **kwargs)
+
+
 def load(name: str, device: str | None = None, dtype: str = "auto", for_training: bool = False) -> Loaded:
     """Load a causal LM and its tokenizer, ready for batched generation (left padding)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # "Loading weights" bars for a sub-second load are noise in a notebook
+    # Only the local-file bars go (a sub-second load draws one in every cell that loads a model): a global
+    # hf_logging.disable_progress_bar() would also hide the hub's download bars, the one sign of life during a
+    # multi-gigabyte download on the gpu and paper profiles. transformers' tqdm hook picks bars by description.
+    previous = hf_logging.set_tqdm_hook(_quiet_local_bars)
+    if previous not in (None, _quiet_local_bars):
+        hf_logging.set_tqdm_hook(previous)  # the user's own hook stays, with its own choice of bars
     t0 = time.perf_counter()
     path = resolve_model_path(name)
     device = device or pick_device()

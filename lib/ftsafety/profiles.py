@@ -2,7 +2,8 @@
 
 Profiles are plain data. ``resolve("laptop", lr=1e-4)`` returns a frozen :class:`Profile`; the
 environment variable ``FTSAFETY_PROFILE`` wins over the name passed in, so the test-suite can run every
-notebook on ``smoke`` without editing it.
+notebook on ``smoke`` without editing it. Where it overrides a different name (a notebook's ``PROFILE = "laptop"``),
+``resolve`` says so in one printed line.
 """
 from __future__ import annotations
 
@@ -222,6 +223,8 @@ DEFAULT = "laptop"
 def resolve(profile: "str | Profile | None" = None, use_env: bool = True, **overrides) -> Profile:
     """The profile named by ``$FTSAFETY_PROFILE``, else ``profile`` (default laptop), with ``overrides`` applied.
 
+    When the variable overrides a different ``profile`` name, one line printed says so (and how to undo it).
+
     A :class:`Profile` object is already resolved and is kept as it is (with its overrides); the environment
     variables act only on names: ``$FTSAFETY_PROFILE`` chooses the name and ``$FTSAFETY_PROFILE_OVERRIDES`` (a JSON
     object of fields) changes the profile so chosen; ``overrides`` apply last. ``use_env=False`` ignores
@@ -237,6 +240,12 @@ def resolve(profile: "str | Profile | None" = None, use_env: bool = True, **over
         if name not in PROFILES:
             where = f"${ENV_VAR}" if env else "profile"
             raise ValueError(f"unknown {where} {name!r}: choose one of {', '.join(PROFILES)}")
+        if env and profile and env != profile:
+            # Printed, not warned: in a notebook a warning is a pink block with a source line; this is one line of
+            # output right under the cell that asked for another profile, and the student can act on it.
+            print(f"Profile {env!r} from ${ENV_VAR}, not {profile!r} as asked here: the variable wins. To use "
+                  f"{profile!r}, unset it (in a notebook: import os; del os.environ[{ENV_VAR!r}], then run this cell "
+                  "again).", flush=True)
         base = PROFILES[name]
         if os.environ.get(OVERRIDES_VAR):
             base = dataclasses.replace(base, **_normalise(env_overrides(), f"${OVERRIDES_VAR}"))
