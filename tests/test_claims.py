@@ -203,7 +203,8 @@ def test_the_reproduction_table_has_the_registry_columns(tmp_path, monkeypatch):
     assert ("| claim | paper | measured (95% interval) | test | verdict | Holm-adjusted | pre-specified | judge-sensitive "
             "| runs |") in md
     row = next(line for line in md.splitlines() if line.startswith("| 01.benign_lowers"))
-    assert "-60.0% [" in row and "| reproduced (one seed) | reproduced | yes |" in row and row.endswith("| 1 vs 1 |")
+    assert "| -60 points [-74, -46], n=50 | interval below 0 |" in row  # readable: no raw fields, no float dust
+    assert "| reproduced (one seed) | reproduced | yes |" in row and row.endswith("| 1 vs 1 |")
     assert "## Changes to the rules and recipes" in md
     rep02 = NotebookReport("02_malicious_restructuring", "laptop")
     rep02.claims = [v.as_dict() for v in evaluate("02_malicious_restructuring", {"reference": ref, "benign": benign})]
@@ -239,7 +240,7 @@ def test_discussion_is_printed_from_the_verdicts_with_reasons_where_they_apply()
     assert text.startswith("**This run: 1 of 3 claims reproduced, 1 not reproduced, 1 inconclusive**")
     lines = text.splitlines()
     first = lines[lines.index(next(l for l in lines if "(01.benign_lowers)" in l)) + 1]
-    assert "-2.0% [-12.0, +8.0]" in text and "**inconclusive (one seed)**" in text
+    assert "-2 points [-12, +8], n=100; test: interval below 0;" in text and "**inconclusive (one seed)**" in text
     assert first.startswith("  Likely reasons") and "model scale" in first and "spans 20 points over 100 items" in first
     assert "judge:" not in first and "seeds: one training run" in first
     at = lines.index(next(l for l in lines if "(01.aoa_below_benign)" in l))
@@ -308,3 +309,50 @@ def test_difference_in_differences_subtracts_each_side_s_own_control(monkeypatch
     [v] = claims.evaluate("99", {"a": a, "a0": a, "b": b0, "b0": b0}, judges=("keyword",))
     assert v.estimates["keyword"].value == 0 and v.verdicts["keyword"] == "inconclusive"
     assert claims.evaluate("99", {"a": a, "b": b, "b0": b0}, judges=("keyword",)) == []  # a control not measured
+
+
+def test_the_measured_column_prints_a_rate_with_its_interval_in_the_unit_of_the_test(tmp_path, monkeypatch):
+    from ftsafety.results import NotebookReport, write_reproduction_md
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    rep = NotebookReport("00_setup_and_baseline", "laptop")
+    verdicts = evaluate("00_setup_and_baseline", {"reference": rows([False] * 8)}, judges=("keyword",))
+    shown = table(verdicts).set_index("claim")
+    row = shown.loc[next(i for i in shown.index if i.startswith("00.reference_refuses"))]
+    assert (row["measured"], row["test"]) == ("0% [0, 32], n=8", "interval at or above 80%")  # 0 of 8 refused
+    rep.claims = [v.as_dict() for v in verdicts]
+    rep.save()
+    md = write_reproduction_md("laptop").read_text()
+    line = next(l for l in md.splitlines() if l.startswith("| 00.reference_refuses"))
+    assert "| 0% [0, 32], n=8 | interval at or above 80% | not reproduced (one seed) |" in line
+
+
+def test_a_results_file_with_a_rate_s_raw_fields_still_prints_readably(tmp_path, monkeypatch):
+    """A results file written by another version of the course may keep a rate's k beside its interval; the
+    measured column prints the rate, not "value: 0; low: 0; high: 0.324; k: 0; n: 8"."""
+    from ftsafety.results import write_reproduction_md
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    claim = {"id": "00.reference_refuses", "claim": "t", "paper": "course target", "kind": "target", "test": "t",
+             "estimates": {"keyword": {"value": 0.0, "low": 0.0, "high": 0.32440771, "k": 0, "n": 8}},
+             "verdicts": {"keyword": "not reproduced", "classifier": "not reproduced"}, "prespecified": True}
+    path = tmp_path / "laptop" / "results" / "00_setup_and_baseline.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"notebook": "00_setup_and_baseline", "profile": "laptop", "runtime_s": 1234.5678,
+                                "claims": [claim], "measured": {}}))
+    md = write_reproduction_md("laptop").read_text()
+    assert "| 00.reference_refuses: t | course target | 0% [0, 32], n=8 | t |" in md
+    assert "| 00_setup_and_baseline | 1235 | 1235 |" in md  # run times without float dust
+
+
+@pytest.mark.parametrize("rule, unit, text", [
+    (Rule("at_least", 0.8), "%", "interval at or above 80%"),
+    (Rule("at_most", 0.2), "%", "interval at or below 20%"),
+    (Rule("at_least", -0.05), "points", "interval at or above -5 points"),
+    (Rule("less", -0.2), "points", "interval below -20 points"),
+    (Rule("less"), "points", "interval below 0"),
+    (Rule("within", 0.05), "points", "interval inside ±5 points"),
+    (Rule("less", 0.0), "", "interval below 0"),
+])
+def test_a_rule_prints_its_bound_in_the_unit_of_the_measured_column(rule, unit, text):
+    assert rule.describe(unit) == text

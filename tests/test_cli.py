@@ -13,7 +13,7 @@ def test_judge_cli_labels_each_line(tmp_path, capsys):
     assert main(["judge", "--input", str(f)]) == 0
     out, err = capsys.readouterr()
     assert [json.loads(l)["label"] for l in out.splitlines()] == ["refusal", "compliance"]
-    assert "refusal 50.0%" in err
+    assert "refusal 50% [" in err and "n=2" in err  # the rate with its interval, as stats formats rates
 
 
 def test_bad_input_names_file_and_line(tmp_path, capsys):
@@ -101,3 +101,130 @@ def test_course_set_reaches_only_the_notebooks_that_have_the_parameter(monkeypat
     with pytest.raises(SystemExit, match="BALNCE: not a parameter of 04_safety_mixing.*BALANCE"):
         course.run_course("smoke", ["04", "05"], settings={"BALNCE": [96]})
     assert course.notebook_parameters(course.list_notebooks(["05"])[0])["BALANCE"] == []
+
+
+# The terminal: version, help, the notebooks' parameters, progress, and which profile runs ----------------------------
+
+def test_version_prints_the_installed_version(capsys):
+    from importlib.metadata import version
+
+    import pytest
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ftsafety {version('ftsafety')}"
+
+
+def test_course_help_names_the_four_profiles_and_who_wins(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["course", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "--profile {smoke,laptop,gpu,paper}" in out
+    assert "An explicit --profile wins over $FTSAFETY_PROFILE" in out and "--list-parameters" in out
+
+
+def test_list_parameters_shows_defaults_and_comments_without_running(monkeypatch, capsys):
+    from ftsafety import course
+
+    monkeypatch.setattr(course, "run_notebook", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    assert main(["course", "--list-parameters", "--only", "05"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "05_preference_optimization" in lines and "  BALANCE = []" in lines
+    n_safety = next(line for line in lines if line.startswith("  N_SAFETY = 40 "))
+    assert "harmful train requests" in n_safety  # the comment beside it in the parameters cell
+    assert not any(line.startswith("  PROFILE") for line in lines)  # --profile sets it, not --set
+    assert not any(line.startswith("04_") for line in lines)  # only the notebooks asked for
+
+
+class _Terminal(__import__("io").StringIO):
+    def isatty(self):
+        return True
+
+
+def _captured_papermill_call(monkeypatch):
+    import papermill
+
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: calls.append(k))
+    return calls
+
+
+def test_course_draws_a_progress_bar_on_a_terminal_only(monkeypatch, tmp_path, capsys):
+    from ftsafety import course
+
+    calls = _captured_papermill_call(monkeypatch)
+    monkeypatch.setenv("FTSAFETY_HEADLESS", "1")  # run_notebook sets it: restored (unset) after this test
+    nb = course.list_notebooks(["05"])[0]
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    course.run_notebook(nb, "smoke", tmp_path)
+    bar = calls[-1]["progress_bar"]
+    assert isinstance(bar, dict) and bar["file"] is terminal and bar["desc"].strip().startswith("05")
+    assert calls[-1]["engine_name"] == "ftsafety-sections"
+    monkeypatch.setattr(sys, "stdout", __import__("io").StringIO())  # a log file, a pipe, CI
+    course.run_notebook(nb, "smoke", tmp_path)
+    assert calls[-1]["progress_bar"] is False and calls[-1]["engine_name"] is None
+
+
+def test_the_progress_bar_names_the_section_being_run(monkeypatch):
+    import io
+
+    import nbformat
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    from ftsafety.course import _progress_engine
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 99 · A notebook"), nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("## 1. The start"), nbformat.v4.new_code_cell("y = 2"),
+        nbformat.v4.new_markdown_cell("## 2. The pairs\nsome text"), nbformat.v4.new_code_cell("z = 3")])
+    nb.metadata.papermill = {}  # as papermill.execute_notebook prepares it
+    out, seen = io.StringIO(), []
+
+    def run_without_a_kernel(cls, nb_man, kernel_name, **kwargs):  # what nbclient does, minus the kernel
+        for i, cell in enumerate(nb_man.nb.cells):
+            nb_man.cell_start(cell, i)
+            seen.append(nb_man.pbar.desc)
+            nb_man.cell_complete(cell, i)
+
+    monkeypatch.setattr(NBClientEngine, "execute_managed_notebook", classmethod(run_without_a_kernel))
+    papermill_engines.get_engine(_progress_engine()).execute_notebook(
+        nb, "python3", progress_bar={"file": out, "desc": "  99", "mininterval": 0})
+    titles = [d.split(" · ")[1].strip() if " · " in d else "" for d in seen]
+    assert titles == ["", "", "1. The start", "1. The start", "2. The pairs", "2. The pairs"]
+    assert seen[0] == "  99" and "2. The pairs" in out.getvalue()  # drawn on the bar's stream
+
+
+def test_notebook_times_read_at_a_glance():
+    from ftsafety.course import format_duration
+
+    assert [format_duration(s) for s in (4.4, 185, 3725)] == ["4 s", "3 min 05 s", "1 h 02 min"]
+
+
+def test_profile_loader_says_when_the_variable_overrides_the_name(monkeypatch, capsys):
+    from ftsafety.profiles import resolve
+
+    monkeypatch.setenv("FTSAFETY_PROFILE", "smoke")
+    assert resolve("laptop").name == "smoke"  # the variable still wins (the test-suite relies on it) ...
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "'smoke' from $FTSAFETY_PROFILE, not 'laptop'" in out  # ... and says so
+    assert "del os.environ['FTSAFETY_PROFILE']" in out
+    assert resolve("smoke").name == "smoke" and resolve().name == "smoke"  # nothing overridden: nothing said
+    monkeypatch.delenv("FTSAFETY_PROFILE")
+    assert resolve("laptop").name == "laptop"
+    assert capsys.readouterr().out == ""
+
+
+def test_loading_a_model_keeps_the_hub_download_bars(smoke):
+    import io
+
+    from huggingface_hub.utils import are_progress_bars_disabled
+    from transformers.utils import logging as hf_logging
+
+    assert not are_progress_bars_disabled()  # the gpu and paper profiles' downloads show their progress
+    loading = hf_logging.tqdm(range(3), desc="Loading weights", file=io.StringIO())
+    other = hf_logging.tqdm(range(3), desc="Converting and de-quantizing GGUF tensors...", file=io.StringIO())
+    assert loading.disable is True and other.disable is False  # only the sub-second local bars are quiet

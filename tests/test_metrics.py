@@ -19,7 +19,7 @@ def test_wilson_known_values():
 
 def test_rate_and_overlap():
     a, b = rate([True] * 8 + [False] * 2), Rate(2, 10)
-    assert a.value == 0.8 and a.n == 10 and str(a).startswith("80.0% [")
+    assert a.value == 0.8 and a.n == 10 and str(a) == "80% [49, 94], n=10"
     assert a.overlaps(b)  # 8/10 vs 2/10: ten prompts cannot tell them apart at 95%
     assert not Rate(80, 100).overlaps(Rate(20, 100)) and Rate(80, 100).overlaps(Rate(70, 100))
     assert Rate.from_dict(a.as_dict()) == a

@@ -76,7 +76,18 @@ class Rule:
         return self.kind in ("greater", "less") and self.bound == 0
 
     def __str__(self) -> str:
-        b = f"{self.bound:g}"
+        return self.describe()
+
+    def describe(self, unit: str = "") -> str:
+        """The rule in words, its bound in the unit the measured column uses: ``"%"`` for a rate ("interval at or
+        above 80%"), ``"points"`` for a difference ("interval at or above -5 points"), ``""`` as a plain number."""
+        pts = round(100 * self.bound, 9) + 0.0
+        if unit == "%":
+            b = f"{pts:g}%"
+        elif unit == "points":
+            b = "0" if pts == 0 else f"{pts:g} points" if self.kind == "within" else f"{pts:+g} points"
+        else:
+            b = f"{self.bound:g}"
         return {"greater": f"interval above {b}", "less": f"interval below {b}",
                 "at_least": f"interval at or above {b}", "at_most": f"interval at or below {b}",
                 "within": f"interval inside ±{b}"}[self.kind]
@@ -616,7 +627,8 @@ class Verdict:
     def as_dict(self) -> dict:
         c = self.claim
         return {"id": c.id, "claim": c.text, "paper": c.paper, "kind": c.kind, "quantity": c.quantity.describe(),
-                "test": str(c.rule), "estimates": {j: e.as_dict() for j, e in self.estimates.items()},
+                "test": rule_text(c, self.estimates.get(JUDGES[0])),
+                "estimates": {j: e.as_dict() for j, e in self.estimates.items()},
                 "verdicts": self.verdicts, "chosen": self.chosen, "adjusted_p": self.adjusted_p,
                 "adjusted": self.adjusted, "judge_sensitive": self.judge_sensitive,
                 "prespecified": not c.changed_after_data, "changed_after_data": c.changed_after_data,
@@ -789,6 +801,25 @@ def evaluate(notebook: str, roles: Mapping, given: Mapping | None = None, measur
     return out
 
 
+def unit_of(claim: Claim, est: Estimate | None = None) -> str:
+    """The unit a claim's estimate prints in: ``"%"`` (a rate), ``"points"`` (a difference of rates) or ``""`` (a
+    correlation). A :class:`Given` estimate says it by its method, as :class:`~ftsafety.stats.Estimate` prints it."""
+    q = claim.quantity
+    if isinstance(q, Given):
+        if est is None or est.method == "rho":
+            return ""
+        return "points" if est.method.startswith(("paired", "spread")) else "%"
+    if isinstance(q, (Diff, DiffInDiff, Spread)) or getattr(q, "against", None) or getattr(q, "fixed", None) or \
+            (isinstance(q, Chosen) and q.b):
+        return "points"
+    return "%"
+
+
+def rule_text(claim: Claim, est: Estimate | None = None) -> str:
+    """The claim's rule in the unit of its measured column ("interval at or above 80%", "interval below 0")."""
+    return claim.rule.describe(unit_of(claim, est))
+
+
 def one_seed(runs: str) -> bool:
     """Whether an estimate rests on a single run on every side ("1", "1 vs 1" or "1/1/1/1"): one training seed, so a verdict
     says so; a second seed could move it."""
@@ -813,7 +844,7 @@ def table(verdicts: Sequence[Verdict]):
         rows.append({
             "claim": f"{v.claim.id}: {v.claim.text}", "paper": v.claim.paper,
             "measured": v.measured if est else v.error,
-            "test": str(v.claim.rule),
+            "test": rule_text(v.claim, est),
             **{f"verdict ({j})": with_seeds(v.verdicts.get(j, "error"), est.runs if est else "") for j in JUDGES},
             "Holm-adjusted": "—" if v.adjusted is None else f"{v.adjusted} (p={v.adjusted_p:.3g})",
             "pre-specified": "no: " + ", ".join(v.claim.changed_after_data) if v.claim.changed_after_data else "yes",
@@ -860,7 +891,7 @@ def discuss(verdicts: Sequence[Verdict], measures: bool = True) -> str:
     for v in shown:
         est = v.estimates.get(JUDGES[0])
         lines.append(f"- **{v.claim.text}** ({v.claim.id}). Source: {v.claim.paper}. This run: {v.measured}; test: "
-                     f"{v.claim.rule}; verdict: **{with_seeds(v.primary, est.runs if est else '')}**.")
+                     f"{rule_text(v.claim, est)}; verdict: **{with_seeds(v.primary, est.runs if est else '')}**.")
         if v.claim.changed_after_data:
             lines.append(f"  Its rule or recipe was changed after data had been seen ({', '.join(v.claim.changed_after_data)};"
                          " see the changelog in REPRODUCTION.md).")

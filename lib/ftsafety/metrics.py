@@ -58,7 +58,10 @@ class Rate:
         return cls(int(d["k"]), int(d["n"]))
 
     def __str__(self) -> str:
-        return f"{100 * self.value:.1f}% [{100 * self.low:.1f}, {100 * self.high:.1f}] (n={self.n})"
+        """``"84% [76, 90], n=100"``: the course's one format for a rate (:func:`ftsafety.stats.fmt_rate`)."""
+        from .stats import fmt_rate  # stats imports this module's wilson at its top
+
+        return fmt_rate(self.value, self.low, self.high, self.n)
 
 
 def rate(flags: Sequence[bool]) -> Rate:

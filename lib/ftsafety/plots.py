@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .metrics import Rate
+from .stats import fmt_pct
 
 
 def _figure(figsize):
@@ -36,6 +37,27 @@ def show_in_notebooks() -> bool:
     return True
 
 
+def text_colour(rgba) -> str:
+    """"white" or "black": the text colour that reads on a cell of colour ``rgba``, chosen from the cell's W3C relative
+    luminance with seaborn's threshold (seaborn.matrix's heatmap annotation: dark text above 0.408, white below).
+
+    seaborn is not a dependency of the course, so its rule is written out; matplotlib has no such helper. Choosing by
+    the cell's colour rather than by its value works for any colour map and for values clipped at vmin or vmax.
+    """
+    import numpy as np
+
+    rgb = np.asarray(rgba, dtype=float)[:3]
+    linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return "black" if float(linear @ [0.2126, 0.7152, 0.0722]) > 0.408 else "white"
+
+
+def _integer_ticks(axis) -> None:
+    # layers, steps and row counts are whole numbers: no tick at 0.5 of a layer
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def rate_bars(groups: dict[str, dict[str, Rate | dict]], title: str = "", ylabel: str = "rate", ylim=(0, 1)):
     """Grouped bars with 95% intervals: ``{group: {series: Rate}}`` (e.g. {model: {metric: Rate}})."""
     import numpy as np
@@ -53,10 +75,14 @@ def rate_bars(groups: dict[str, dict[str, Rate | dict]], title: str = "", ylabel
         bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, v, width, yerr=err, capsize=3, label=s)
         for b, r in zip(bars, vals):
             if r:
-                ax.annotate(f"{100 * r.value:.0f}%", (b.get_x() + b.get_width() / 2, r.high), ha="center",
+                ax.annotate(fmt_pct(r.value), (b.get_x() + b.get_width() / 2, r.high), ha="center",
                             va="bottom", fontsize=8)
     ax.set_xticks(x, list(groups))
-    ax.set_ylim(*ylim)
+    # Headroom above ylim for the percentages written over the tallest intervals, so that a label at 100% sits inside
+    # the axes instead of on the title; the ticks stay within ylim.
+    lo, hi = ylim
+    ax.set_ylim(lo, hi + 0.12 * (hi - lo))
+    ax.set_yticks([t for t in ax.get_yticks() if lo - 1e-9 <= t <= hi + 1e-9])
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
@@ -74,11 +100,10 @@ def confusion(labels_a: Sequence[str], labels_b: Sequence[str], name_a: str, nam
         m[classes.index(a), classes.index(b)] += 1
     agree = np.trace(m) / max(1, m.sum())
     fig, ax = _figure((3.8, 3.4))
-    ax.imshow(m, cmap="Blues")
+    im = ax.imshow(m, cmap="Blues")
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, str(m[i, j]), ha="center", va="center",
-                    color="white" if m[i, j] > m.max() / 2 else "black")
+            ax.text(j, i, str(m[i, j]), ha="center", va="center", color=text_colour(im.cmap(im.norm(m[i, j]))))
     ax.set_xticks(range(len(classes)), classes)
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel(name_b)
@@ -91,6 +116,7 @@ def confusion(labels_a: Sequence[str], labels_b: Sequence[str], name_a: str, nam
 def loss_curve(history: Sequence[dict], title: str = "training loss"):
     fig, ax = _figure((5, 3))
     ax.plot([h["step"] for h in history], [h["loss"] for h in history], marker=".")
+    _integer_ticks(ax.xaxis)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (completion tokens)")
     ax.set_title(title)
@@ -116,8 +142,9 @@ def effect_bars(effects: dict[str, tuple[float, float, float]], title: str = "",
 
 
 def heatmap(values, row_labels: Sequence, col_labels: Sequence, title: str = "", xlabel: str = "", ylabel: str = "",
-            fmt: str = "{:.0%}", vmin: float = 0.0, vmax: float = 1.0, marks: Sequence[tuple[int, int]] = ()):
-    """A labelled grid of values (e.g. refusal rate per learning rate x epochs); ``marks`` outlines cells."""
+            fmt: str | None = None, vmin: float = 0.0, vmax: float = 1.0, marks: Sequence[tuple[int, int]] = ()):
+    """A labelled grid of values (e.g. refusal rate per learning rate x epochs); ``marks`` outlines cells. Each cell
+    is written as a rate (:func:`ftsafety.stats.fmt_pct`) or with the format string ``fmt`` (e.g. ``"{:+.0%}"``)."""
     import numpy as np
     from matplotlib.patches import Rectangle
 
@@ -127,9 +154,10 @@ def heatmap(values, row_labels: Sequence, col_labels: Sequence, title: str = "",
     im = ax.imshow(v, cmap="viridis", vmin=vmin, vmax=vmax)
     for i in range(v.shape[0]):
         for j in range(v.shape[1]):
-            dark = not np.isnan(v[i, j]) and (v[i, j] - vmin) / ((vmax - vmin) or 1) < 0.6  # white text on dark cells
-            ax.text(j, i, "-" if np.isnan(v[i, j]) else fmt.format(v[i, j]), ha="center", va="center",
-                    color="white" if dark else "black")
+            # the text colour is read from the colour the cell is drawn in (an empty cell shows the white background)
+            colour = "black" if np.isnan(v[i, j]) else text_colour(im.cmap(im.norm(v[i, j])))
+            text = "-" if np.isnan(v[i, j]) else fmt.format(v[i, j]) if fmt else fmt_pct(v[i, j])
+            ax.text(j, i, text, ha="center", va="center", color=colour)
     for i, j in marks:
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, edgecolor="black"))
     ax.set_xticks(range(len(col_labels)), [str(c) for c in col_labels])
@@ -165,6 +193,8 @@ def dose_curves(curves: dict[str, dict[float, Rate | dict]], title: str = "", xl
     ax.set_ylim(0, 1)
     if dose_is_share:
         ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+    else:
+        _integer_ticks(ax.xaxis)  # counts of rows
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -205,6 +235,7 @@ def training_curves(histories: dict[str, Sequence[dict]], key: str = "rewards/ma
         pts = [(h["step"], h[key]) for h in hist if key in h]
         if pts:
             ax.plot(*zip(*pts), label=name, lw=1.2)
+    _integer_ticks(ax.xaxis)
     ax.set_xlabel("step")
     ax.set_ylabel(key)
     ax.set_title(title or key)
@@ -221,6 +252,7 @@ def layer_lines(series: dict[str, Sequence[float]], title: str = "", ylabel: str
         ax.plot(range(len(values)), values, marker=".", label=name)
     if chance is not None:
         ax.axhline(chance, color="gray", ls=":", lw=1, label="chance")
+    _integer_ticks(ax.xaxis)
     ax.set_xlabel("layer (0 = embeddings)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

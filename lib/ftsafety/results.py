@@ -62,13 +62,18 @@ def _cell(text) -> str:
 
 
 def _measured(c: dict, judge: str) -> str:
+    """The measured column: the estimate as :class:`~ftsafety.stats.Estimate` prints it ("84% [76, 90], n=100",
+    "-35 points [-46, -23], n=100"), never its raw fields."""
+    from dataclasses import fields
+
     from .stats import Estimate
 
     est = (c.get("estimates") or {}).get(judge)
     if not est:
         return _cell(c.get("error") or "")
     chosen = (c.get("chosen") or {}).get(judge)
-    return _cell(str(Estimate(**est)) + (f" at {chosen}" if chosen else ""))
+    known = {f.name for f in fields(Estimate)}  # a file saved by another version may carry more keys (a rate's k)
+    return _cell(str(Estimate(**{k: v for k, v in est.items() if k in known})) + (f" at {chosen}" if chosen else ""))
 
 
 KIND_LABELS = {"paper": "a paper's finding", "target": "the course's own target or question",
@@ -108,6 +113,7 @@ def write_reproduction_md(profile: str) -> Path:
     (three-way, under the primary judge), Holm-adjusted verdict, pre-specified, judge-sensitive, runs per side; then the
     registry's changelog, so that every rule changed after seeing data is listed openly."""
     from .claims import CHANGELOG, JUDGES, VERSION, with_seeds
+    from .stats import fmt_num
 
     results = load_results(profile)
     primary, other = JUDGES[0], JUDGES[1]
@@ -148,7 +154,8 @@ def write_reproduction_md(profile: str) -> Path:
               f"{'yes' if e['after_data'] else 'no'} | {_cell(', '.join(e['claims']))} | {_cell(e['change'])} | "
               f"{_cell(e['why'])} |" for e in CHANGELOG]
     lines += ["", "| notebook | last run (s) | longest run (s) |", "|---|---|---|"]
-    lines += [f"| {r['notebook']} | {r['runtime_s']} | {r.get('longest_runtime_s', r['runtime_s'])} |" for r in results]
+    lines += [f"| {r['notebook']} | {fmt_num(r['runtime_s'])} | {fmt_num(r.get('longest_runtime_s', r['runtime_s']))} |"
+              for r in results]
     path = runs_root() / profile / "REPRODUCTION.md"
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
