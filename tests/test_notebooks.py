@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from notebook_checks import check_outputs
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -57,6 +58,7 @@ def test_runs_top_to_bottom_on_smoke(nb, tmp_path, monkeypatch):
     # Into the smoke run's own notebooks folder, where `make book` looks (the book test below reads them).
     out = run_notebook(nb, "smoke", Path(os.environ["FTSAFETY_RUNS"]) / "smoke" / "notebooks", timeout=600,
                        parameters=params)
+    check_outputs(out)  # at most 20 outputs per cell, nothing on stderr (tests/notebook_checks.py says why)
     book = json.loads(out.read_text())
     errors = [o for c in book["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]

@@ -114,3 +114,79 @@ def test_without_progress_no_step_dicts_are_printed(smoke_profile, tmp_path, cap
     m = load("smoke", for_training=True)
     preference_lora(m.model, m.tokenizer, preference_pairs(4, 4), smoke_profile, tmp_path, progress=False)
     assert "'loss'" not in capsys.readouterr().out
+
+
+def test_a_training_run_shows_one_bar_and_no_per_step_dicts_or_tables(smoke_profile, tmp_path, capsys):
+    # transformers' own progress display prints every logged step (a dict per step in a terminal, a table per run in
+    # a notebook); the course's shows one bar per run, counted in steps, and keeps the losses in train_summary.json.
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    m = load("smoke", for_training=True)
+    trainer = build_trainer(m.model, m.tokenizer, EXAMPLES[:4], smoke_profile, tmp_path / "bar-s0" / "train")
+    kinds = {type(cb) for cb in trainer.callback_handler.callbacks}
+    assert not kinds & {PrinterCallback, ProgressCallback, NotebookProgressCallback}
+    m = load("smoke", for_training=True)
+    res = sft_lora(m.model, m.tokenizer, EXAMPLES[:4], smoke_profile, tmp_path / "bar-s0" / "train")
+    out, err = capsys.readouterr()
+    assert "'loss'" not in out and "'loss'" not in err
+    assert "training bar-s0" in err  # the bar names the run, not its folder
+    assert len(res.loss_history) == smoke_profile.max_steps
+
+
+def test_the_budget_line_names_the_step_cap_instead_of_epochs_that_do_not_apply():
+    from ftsafety.profiles import resolve
+    from ftsafety.training import training_budget
+
+    smoke = resolve("smoke")
+    assert training_budget(smoke) == "LoRA r=4, lr 0.001, 2 steps (the smoke profile's max_steps, in place of epochs)"
+    laptop = resolve("laptop")
+    assert training_budget(laptop) == "LoRA r=16, lr 0.0002, 3 epochs"
+    assert training_budget(laptop, lr=5e-4, epochs=1) == "LoRA r=16, lr 0.0005, 1 epoch"
+
+
+def test_reuse_and_recompute_are_logged_with_their_reason_and_not_printed(tmp_path, caplog, capsys):
+    import logging
+
+    from ftsafety.runs import Run, cached_model, cached_run
+
+    compute = lambda: ({"steps": 1}, [])
+    run = lambda: Run("smoke", "exp", "a", root=tmp_path)
+    with caplog.at_level(logging.INFO, logger="ftsafety"):
+        cached_run(run(), {"lr": 1e-4, "epochs": 1}, compute)
+        cached_run(run(), {"lr": 1e-4, "epochs": 1}, compute)
+        cached_run(run(), {"lr": 2e-4, "epochs": 1}, compute)
+        cached_run(run(), {"lr": 2e-4, "epochs": 1}, compute, force=True)
+
+        def build(target):
+            target.mkdir(parents=True)
+            (target / "config.json").write_text("{}")
+            (target / "model.safetensors").write_text("")
+
+        cached_model(tmp_path / "models" / "m", {"lr": 1}, build)
+        cached_model(tmp_path / "models" / "m", {"lr": 1}, build)
+        cached_model(tmp_path / "models" / "m", {"lr": 2}, build)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("ftsafety")]
+    assert lines[:4] == ["exp/a: computing: no stored run", f"exp/a: reused from the run registry ({run().dir})",
+                         "exp/a: computing: the stored run has another lr", "exp/a: computing again (forced)"]
+    assert lines[4].startswith("m: building model-") and lines[4].endswith("(no stored model)")
+    assert lines[5].startswith("m: reused ") and lines[5].endswith("(same recipe)")
+    assert lines[6].endswith("(the stored model has another lr)")
+    assert all(r.levelno == logging.INFO for r in caplog.records)  # quiet unless the user asks for INFO
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_summary_table_has_one_row_per_run_with_its_rates_and_training():
+    from ftsafety.evaluate import EvalResult
+    from ftsafety.experiments import summary_table
+
+    rate = lambda k, n: {"value": k / n, "low": 0.0, "high": 1.0, "k": k, "n": n}
+    results = {"sigmoid": EvalResult({"harmful_refusal": rate(6, 8), "capability": rate(3, 6),
+                                      "training": {"steps": 12, "train_s": 34.4}}, []),
+               "kto": EvalResult({"harmful_refusal": rate(8, 8), "training": {"steps": 12, "train_s": 125.0}}, [])}
+    table = summary_table(results, extra={"kto": {"note": "x"}})
+    assert list(table.index) == ["sigmoid", "kto"]
+    assert list(table.columns) == ["harmful refusal", "capability", "training", "note"]
+    assert table.loc["sigmoid", "harmful refusal"] == str(EvalResult(results["sigmoid"].metrics, []).rate("harmful_refusal"))
+    assert table.loc["kto", "capability"] == "" and table.loc["kto", "training"] == "12 steps, 2.1 min"
+    assert table.loc["sigmoid", "training"] == "12 steps, 34 s"

@@ -7,7 +7,7 @@ resumes from its last checkpoint.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .evaluate import EVAL_SETS, EvalResult, eval_config, evaluate
 from .generation import respond
@@ -143,6 +143,43 @@ def finetune_and_evaluate_each(
         run = Run(profile.name, experiment, f"{exp.name}@{name.replace(':', '-')}")
         out[name] = _measure(trained, run, exp, eval_profile, template, judge, sets, task, force, progress)
     return out
+
+
+# The rates a run's summary row shows, in this order, with their column names, where a run measured them.
+SUMMARY_METRICS = {"harmful_refusal": "harmful refusal", "harmful_math_refusal": "maths-framed refusal",
+                   "overrefusal_refusal": "over-refusal", "capability": "capability", "task_accuracy": "task accuracy",
+                   "harmfulness": "harmfulness"}
+
+
+def summary_table(results: Mapping[str, EvalResult], metrics: Sequence[str] | None = None,
+                  extra: Mapping[str, Mapping] | None = None):
+    """One row per run, for the one table a cell that trains several runs shows at its end.
+
+    ``results`` maps a row label to a run's :class:`~ftsafety.evaluate.EvalResult`. A row holds the run's rates
+    (``metrics``, default: those of :data:`SUMMARY_METRICS` except harmfulness, which is one minus harmful refusal,
+    that any of the runs measured) and its fine-tune: steps and training time. ``extra`` adds columns per label
+    (a notebook's own measure). Everything else a run recorded (per-step losses, generations, its config) stays in the
+    run registry, ``runs/<profile>/<experiment>/<run>/``.
+    """
+    import pandas as pd
+
+    if metrics is None:
+        metrics = [m for m in SUMMARY_METRICS if m != "harmfulness" and any(m in r.metrics for r in results.values())]
+    rows = {}
+    for label, r in results.items():
+        row = {SUMMARY_METRICS.get(m, m.replace("_", " ")): str(r.rate(m)) if m in r.metrics else "" for m in metrics}
+        training = r.metrics.get("training") or {}
+        if training:
+            row["training"] = f"{training.get('steps', '?')} steps, {_duration(training.get('train_s'))}"
+        row.update((extra or {}).get(label, {}))
+        rows[label] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "time not recorded"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def grade_task(model, tokenizer, task: TaskEval, profile: Profile, template="chat", progress: bool = True):

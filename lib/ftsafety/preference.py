@@ -15,6 +15,8 @@ Rows are rendered with the course's templates, exactly as evaluation renders the
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from .profiles import Profile
 from .templates import get_template
 from .training import TrainedModel
 from .variants import shorten
+
+logger = logging.getLogger(__name__)
 
 # The course's reading of Alami et al.'s ten methods, which the paper does not state: the ten DPO loss types of TRL's
 # DPOTrainer up to v0.9 (July 2024; v0.10 added apo_zero and apo_down). TRL has since renamed aot_pair aot_unpaired.
@@ -169,7 +173,7 @@ def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: i
     """
     from .files import CorruptFile, read_json
     from .models import load
-    from .runs import Run, normal
+    from .runs import Run, changed_keys, normal
 
     settings = normal({"start_model": start_model, "n_safety": n_safety, "n_helpful": n_helpful, "samples": samples,
                         "seed": seed, "max_new_tokens": profile.max_new_tokens, "judge": PAIR_JUDGES})
@@ -178,9 +182,14 @@ def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: i
         try:
             stored = read_json(path)
             if stored["settings"] == settings:
+                logger.info("%s/%s: reused the stored pairs (%s)", experiment, name, path)
                 return stored["pairs"]
+            logger.info("%s/%s: making the pairs again (the stored ones have another %s)", experiment, name,
+                        changed_keys(stored["settings"], settings))
         except CorruptFile as err:
             print(f"ftsafety: {err}; making the pairs again", file=sys.stderr)
+    else:
+        logger.info("%s/%s: making the pairs (%s)", experiment, name, "forced" if force else "none stored")
     m = load(start_model)
     pairs = on_policy_pairs(m.model, m.tokenizer, preference_pairs(n_safety, n_helpful, seed=seed), profile,
                             samples=samples, seed=seed, progress=progress)
@@ -188,16 +197,66 @@ def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: i
     return pairs
 
 
+def _experimental():
+    """A context in which importing from ``trl.experimental`` is silent.
+
+    TRL warns once, on the first import from ``trl.experimental``, that its APIs may change without notice: true, and
+    nothing a student can act on; the course tests the two trainers it takes from there (ORPO, CPO for SimPO). TRL's
+    own way to import without the notice is ``trl.import_utils.suppress_experimental_warning`` (TRL 1.x; its other
+    way, the environment variable TRL_EXPERIMENTAL_SILENCE, would silence it for the whole process).
+    """
+    try:
+        from trl.import_utils import suppress_experimental_warning
+    except ImportError:  # a TRL without it: the notice shows, as it did
+        return contextlib.nullcontext()
+    return suppress_experimental_warning()
+
+
 def available_methods() -> tuple[str, ...]:
     """Methods this TRL installation can run (ORPO and SimPO live in ``trl.experimental`` and may be absent)."""
     out = list(PAPER_LOSSES) + ["kto"]
     for name, module in (("orpo", "trl.experimental.orpo"), ("simpo", "trl.experimental.cpo")):
         try:
-            __import__(module)
+            with _experimental():
+                __import__(module)
             out.append(name)
         except ImportError:
             pass
     return tuple(out)
+
+
+def preference_config(profile: Profile, output_dir, method: str = "sigmoid", beta: float = 0.1, lr: float | None = None,
+                      epochs: float | None = None, seed: int = 0, progress: bool = True, on_cuda: bool = False):
+    """``(trainer class, its config)`` for one preference method: TRL's DPO, KTO, ORPO or CPO (SimPO) trainer, its
+    config built by :func:`ftsafety.training.trainer_config` from the profile, with the method's own fields."""
+    from .training import trainer_config
+
+    dpo_losses = PAPER_LOSSES + ("apo_zero", "apo_down", "discopop", "sigmoid_norm", "sft")
+    losses = method.split("+")
+    if method not in OTHER_METHODS and not (set(losses) <= set(dpo_losses) and losses != ["sft"]):
+        raise ValueError(f"unknown preference method {method!r}; known: {', '.join(dpo_losses[:-1] + OTHER_METHODS)}, "
+                         f"or DPO losses joined by '+' (e.g. 'sigmoid+sft' adds the chosen answers' NLL)")
+    common = dict(max_length=profile.max_length, beta=beta)
+    build = lambda cls, **extra: trainer_config(cls, profile, output_dir, lr, epochs, seed, progress, on_cuda,
+                                                **common, **extra)
+    if method == "kto":
+        from trl import KTOConfig, KTOTrainer
+
+        return KTOTrainer, build(KTOConfig)
+    if method in ("orpo", "simpo"):
+        # ORPO's and CPO's trainers pad pairs with their own collator, which needs the dataset's prompt/chosen/rejected
+        # columns: they switch remove_unused_columns off themselves, with a warning asking for it to be set here.
+        with _experimental():
+            if method == "orpo":
+                from trl.experimental.orpo import ORPOConfig, ORPOTrainer
+
+                return ORPOTrainer, build(ORPOConfig, remove_unused_columns=False)
+            from trl.experimental.cpo import CPOConfig, CPOTrainer
+
+            return CPOTrainer, build(CPOConfig, remove_unused_columns=False, loss_type="simpo", cpo_alpha=0.0)
+    from trl import DPOConfig, DPOTrainer
+
+    return DPOTrainer, build(DPOConfig, loss_type=losses, **loss_options(method))
 
 
 @dataclass
@@ -248,40 +307,17 @@ def preference_lora(
     from datasets.utils.logging import disable_progress_bar
 
     from .runs import digest
-    from .training import lora_config, lora_identity, quiet, run_training, trainer_kwargs
+    from .training import lora_config, lora_identity, quiet, run_training
 
     disable_progress_bar()
-    dpo_losses = PAPER_LOSSES + ("apo_zero", "apo_down", "discopop", "sigmoid_norm", "sft")
-    losses = method.split("+")
-    if method not in OTHER_METHODS and not (set(losses) <= set(dpo_losses) and losses != ["sft"]):
-        raise ValueError(f"unknown preference method {method!r}; known: {', '.join(dpo_losses[:-1] + OTHER_METHODS)}, "
-                         f"or DPO losses joined by '+' (e.g. 'sigmoid+sft' adds the chosen answers' NLL)")
     if not pairs:
         raise ValueError("no preference pairs")
     output_dir = Path(output_dir)
     on_cuda = next(model.parameters()).device.type == "cuda"
-    common = trainer_kwargs(profile, output_dir, lr, epochs, seed, progress, on_cuda) | dict(
-        max_length=profile.max_length, beta=beta, gradient_checkpointing=profile.gradient_checkpointing)
+    trainer_cls, args = preference_config(profile, output_dir, method, beta, lr, epochs, seed, progress, on_cuda)
     rows = _rows(tokenizer, pairs, template)
+    dataset = _unpaired(rows) if method == "kto" else rows
     tokenizer.padding_side = "right"
-    if method == "kto":
-        from trl import KTOConfig, KTOTrainer
-
-        trainer_cls, args, dataset = KTOTrainer, KTOConfig(**common), _unpaired(rows)
-    elif method == "orpo":
-        from trl.experimental.orpo import ORPOConfig, ORPOTrainer
-
-        trainer_cls, args, dataset = ORPOTrainer, ORPOConfig(**common), rows
-    elif method == "simpo":
-        from trl.experimental.cpo import CPOConfig, CPOTrainer
-
-        trainer_cls, args = CPOTrainer, CPOConfig(**common, loss_type="simpo", cpo_alpha=0.0)
-        dataset = rows
-    else:
-        from trl import DPOConfig, DPOTrainer
-
-        trainer_cls, dataset = DPOTrainer, rows
-        args = DPOConfig(**common, loss_type=losses, **loss_options(method))
     trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(dataset), processing_class=tokenizer,
                           peft_config=lora_config(profile))
     quiet(trainer, progress)

@@ -269,6 +269,17 @@ class RepNoiseResult:
                 "first": self.history[0] if self.history else None, "final": self.history[-1] if self.history else None}
 
 
+def repnoise_args(profile: Profile, output_dir, lr: float | None = None, epochs: float | None = None, seed: int = 0,
+                  progress: bool = True, on_cuda: bool = False):
+    """transformers' ``TrainingArguments`` for :func:`repnoise_lora`, from :func:`ftsafety.training.trainer_config`."""
+    from transformers import TrainingArguments
+
+    from .training import trainer_config
+
+    return trainer_config(TrainingArguments, profile, output_dir, lr, epochs, seed, progress, on_cuda,
+                          remove_unused_columns=False)  # the collator needs the paired columns the model does not take
+
+
 def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, output_dir: str | Path,
                   alpha: float = 1.0, beta: float = 0.001, lr: float | None = None, epochs: float | None = None,
                   template="chat", seed: int = 0, retain: Sequence[dict] = (), progress: bool = True,
@@ -276,20 +287,16 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
     """Defend ``model`` with RepNoise through a LoRA adapter; returns the trained PeftModel (unmerged)."""
     from datasets import Dataset
     from peft import get_peft_model
-    from transformers import TrainingArguments
 
     from .runs import digest
-    from .training import lora_config, lora_identity, quiet, run_training, trainer_kwargs
+    from .training import lora_config, lora_identity, quiet, run_training
 
     rows = paired_rows(tokenizer, examples, template, profile.max_length, retain)
     if not rows:
         raise ValueError("no RepNoise examples")
     output_dir = Path(output_dir)
     on_cuda = next(model.parameters()).device.type == "cuda"
-    args = TrainingArguments(
-        **trainer_kwargs(profile, output_dir, lr, epochs, seed, progress, on_cuda),
-        remove_unused_columns=False,  # the collator needs the paired columns the model does not take
-    )
+    args = repnoise_args(profile, output_dir, lr, epochs, seed, progress, on_cuda)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     peft_model = model if hasattr(model, "peft_config") else get_peft_model(model, lora_config(profile))
     trainer = _trainer_cls()(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),

@@ -158,6 +158,50 @@ class RewardModelResult:
         return {"path": str(self.path), "steps": len(self.history), "train_s": round(self.train_s, 2)}
 
 
+def reward_config(profile: Profile, output_dir, lr: float | None = None, epochs: float | None = None, seed: int = 0,
+                  progress: bool = True, on_cuda: bool = False):
+    """TRL's ``RewardConfig`` for :func:`train_reward_model`, from :func:`ftsafety.training.trainer_config` (one epoch
+    unless asked). Activation checkpointing is set there, never left to TRL's default, which is on."""
+    from trl import RewardConfig
+
+    from .training import trainer_config
+
+    return trainer_config(RewardConfig, profile, output_dir, lr, epochs if epochs is not None else 1, seed, progress,
+                          on_cuda, max_length=profile.max_length)
+
+
+def _with_new_head(path):
+    """A causal LM's weights as a sequence classifier with a new, untrained scalar head (``score``).
+
+    transformers reports every weight missing from the checkpoint in a "LOAD REPORT" table printed as a warning:
+    here that is the head (``score.weight | MISSING``), which is expected, since a reward head is new and is what
+    training is for, and alarming to read. That one record is filtered out of the logger that writes it
+    (transformers.modeling_utils) for this one load, and the load is checked here instead: any other missing weight is
+    an error. (Raising that logger's level would not do: transformers then runs a tensor-parallel check that warns.)
+    """
+    import logging
+
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    class NoLoadReport(logging.Filter):
+        def filter(self, record):
+            return "LOAD REPORT" not in record.getMessage()
+
+    report, no_report = logging.getLogger("transformers.modeling_utils"), NoLoadReport()
+    report.addFilter(no_report)
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32,
+                                                                         output_loading_info=True)
+    finally:
+        report.removeFilter(no_report)
+    missing = sorted(k for k in info["missing_keys"] if not k.startswith("score."))
+    if missing or info.get("mismatched_keys"):
+        raise ValueError(f"{path}: loading it as a reward model left weights other than the new head uninitialised "
+                         f"({', '.join(missing[:5]) or info['mismatched_keys']}); is it a causal LM checkpoint?")
+    return model
+
+
 def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, output_dir: str | Path,
                        lr: float | None = None, epochs: float | None = None, template="chat", seed: int = 0,
                        progress: bool = True, resume: bool = True) -> RewardModelResult:
@@ -168,13 +212,13 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
     import torch
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from trl import RewardConfig, RewardTrainer
+    from transformers import AutoTokenizer
+    from trl import RewardTrainer
 
     from .files import atomic_path, write_json
     from .models import resolve_model_path
     from .runs import digest
-    from .training import lora_config, lora_identity, quiet, run_training, trainer_kwargs
+    from .training import lora_config, lora_identity, quiet, run_training
 
     disable_progress_bar()
     if not rows:
@@ -184,13 +228,12 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
     torch.manual_seed(seed)  # the new scalar head is initialised at random
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
+    model = _with_new_head(path)
     model.config.pad_token_id = tokenizer.pad_token_id
     on_cuda = torch.cuda.is_available()
     # Checkpoints and the adapter go to a sibling work folder; the merged model is what output_dir receives.
     work = output_dir.parent / f"{output_dir.name}-train"
-    args = RewardConfig(**trainer_kwargs(profile, work, lr, epochs if epochs is not None else 1, seed, progress,
-                                         on_cuda), max_length=profile.max_length)
+    args = reward_config(profile, work, lr, epochs, seed, progress, on_cuda)
     rendered = _render_pairs(tokenizer, rows, template)
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rendered),
                             processing_class=tokenizer,

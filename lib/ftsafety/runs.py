@@ -13,6 +13,7 @@ file that cannot be read back (cut short, edited) is reported by name, the run's
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 import time
@@ -22,6 +23,10 @@ from typing import Callable
 
 from .files import CorruptFile, is_saved_model, jsonable, read_json, read_jsonl_records, write_json, write_jsonl
 from .paths import runs_root
+
+# Every reuse and every recomputation, with its reason, as INFO records of the "ftsafety" loggers: silent unless the
+# user turns them on (e.g. logging.basicConfig(level=logging.INFO), or logging.getLogger("ftsafety") with a handler).
+logger = logging.getLogger(__name__)
 
 
 def digest(obj, length: int = 16) -> str:
@@ -34,6 +39,16 @@ def digest(obj, length: int = 16) -> str:
 def normal(obj):
     """Config as it reads back from JSON (tuples become lists), so stored and fresh configs compare equal."""
     return json.loads(json.dumps(obj, default=jsonable))
+
+
+def changed_keys(stored, wanted: dict) -> str:
+    """What differs between a stored config and the one asked for, as a log line names it: ``"lr, epochs"`` (nested
+    keys dotted: ``"lora"``, ``"training.steps"``)."""
+    if not isinstance(stored, dict):
+        return "config (the stored one is not a JSON object)"
+    a, b = _flatten(stored), _flatten(wanted)
+    keys = [k for k in dict.fromkeys([*b, *a]) if a.get(k) != b.get(k)]
+    return ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "") if keys else "config"
 
 
 class Run:
@@ -126,16 +141,44 @@ def cached_run(
     A stored file that cannot be read back is named in a message, the run's files are moved aside, and the run is
     recomputed.
     """
+    label = f"{run.experiment}/{run.name}"
     if not force:
         try:
             if run.is_done(config):
                 run.check_readable()
+                logger.info("%s: reused from the run registry (%s)", label, run.dir)
                 return run
+            logger.info("%s: computing: %s", label, _why_not_done(run, config))
         except CorruptFile as err:
             aside = run.move_aside()
             print(f"ftsafety: {err}; moved the run's files to {aside} and computing the run again", file=sys.stderr)
+    else:
+        logger.info("%s: computing again (forced)", label)
     metrics, generations = compute()
     return run.save(config, metrics, generations)
+
+
+def _why_not_done(run: Run, config: dict) -> str:
+    """Why :meth:`Run.is_done` said no, for the log."""
+    if not run.config_path.is_file():
+        return "no stored run"
+    stored = read_json(run.config_path)
+    if stored != normal(config):
+        return f"the stored run has another {changed_keys(stored, normal(config))}"
+    return "the stored run did not finish"
+
+
+def _why_build(root: Path, recipe: dict) -> str:
+    """Why :func:`cached_model` builds, for the log: root/recipe.json names the last model built there."""
+    try:
+        stored = read_json(root / "recipe.json") if (root / "recipe.json").is_file() else None
+    except CorruptFile:
+        return "its recipe.json cannot be read"
+    if stored is None:
+        return "no stored model"
+    if stored != recipe:
+        return f"the stored model has another {changed_keys(stored, recipe)}"
+    return "the stored model is incomplete"
 
 
 def iter_runs(profile: str | None = None, experiment: str | None = None, root: Path | None = None):
@@ -192,9 +235,12 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
     recipe = normal(recipe)
     target = cached_model_dir(root, recipe)
     if force or not is_saved_model(target):
+        logger.info("%s: building %s (%s)", root.name, target.name, "forced" if force else _why_build(root, recipe))
         build(target)
         if not is_saved_model(target):
             raise RuntimeError(f"building {target} did not leave a saved model there")
+    else:
+        logger.info("%s: reused %s (same recipe)", root.name, target)
     # root/recipe.json names the current model (models.aligned_reference_dir finds the reference by it)
     if not (root / "recipe.json").is_file() or read_json(root / "recipe.json") != recipe:
         write_json(root / "recipe.json", recipe)

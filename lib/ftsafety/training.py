@@ -15,19 +15,23 @@ fine-tune trained once, on first use, and handed out merged to every measurement
 """
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .files import CorruptFile, InputError, atomic_path, read_json, write_json
 from .profiles import Profile
-from .runs import digest, normal
+from .runs import changed_keys, digest, normal
 from .templates import get_template
 
+# What was reused and what was trained again, and why: INFO records, shown only where the user configures logging.
+logger = logging.getLogger(__name__)
 # Written next to a run's checkpoints: the settings they were trained with (see run_training).
 SETTINGS_FILE = "train_settings.json"
 # TrainingArguments fields that do not change what is trained (where files go, how progress shows).
@@ -74,21 +78,96 @@ def to_prompt_completion(tokenizer, examples: Sequence, template="chat") -> list
 
 
 def trainer_kwargs(profile: Profile, output_dir, lr: float | None = None, epochs: float | None = None, seed: int = 0,
-                   progress: bool = True, on_cuda: bool = False) -> dict:
-    """The ``TrainingArguments`` every course trainer shares (batching, schedule, seeds, logging, precision), from the
-    profile; the precision is :func:`ftsafety.models.precision`'s for the device the model is on."""
+                   progress: bool = True, on_cuda: bool = False, max_steps: int | None = None) -> dict:
+    """The ``TrainingArguments`` fields every course trainer shares (batching, schedule, seeds, logging, precision,
+    activation checkpointing), from the profile: the one place they are set. The precision is
+    :func:`ftsafety.models.precision`'s for the device the model is on.
+
+    Activation checkpointing is on only on a GPU, and only where the profile asks for it (``gradient_checkpointing``,
+    the paper profile's 7B model): on a CPU it saves memory no course model needs and costs about a fifth of the
+    training time. It is always given explicitly, under transformers' current name (:func:`checkpointing_field`):
+    TRL's configs default the old name to true, which transformers then turns into a FutureWarning.
+
+    ``progress`` is kept for the callers' signatures: the progress bar is the library's own (:func:`quiet`), so
+    transformers' bars and its per-step tables are always off here.
+    """
     from .models import precision
 
     return dict(
         output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
         gradient_accumulation_steps=profile.grad_accum, learning_rate=lr if lr is not None else profile.lr,
-        num_train_epochs=epochs if epochs is not None else profile.epochs, max_steps=profile.max_steps,
+        num_train_epochs=epochs if epochs is not None else profile.epochs,
+        max_steps=max_steps if max_steps is not None else profile.max_steps,
         # A checkpoint per epoch, so that an interrupted run resumes (see run_training); the last one is removed once
         # the adapter is saved.
         logging_steps=1, save_strategy="epoch", save_total_limit=1, report_to="none", seed=seed, data_seed=seed,
-        disable_tqdm=not progress,
+        disable_tqdm=True, **{checkpointing_field(): bool(on_cuda and profile.gradient_checkpointing)},
         **precision("cuda" if on_cuda else "cpu", profile.dtype).trainer_flags(), dataloader_pin_memory=on_cuda,
     )
+
+
+def checkpointing_field() -> str:
+    """The ``TrainingArguments`` field that switches activation checkpointing: ``activation_checkpointing`` where
+    transformers has it (5.24 does; its ``gradient_checkpointing`` is a deprecated alias, to be removed in v6), else
+    ``gradient_checkpointing``, the only name up to 5.18, the oldest release the course supports."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+
+
+def _ignore_library_deprecations() -> None:
+    """Hide one FutureWarning that the libraries the course trains with raise, not the course's code.
+
+    transformers 5 renamed ``model.is_gradient_checkpointing`` to ``is_activation_checkpointing`` and warns on every
+    read of the old name; PEFT reads it when it wraps a model in LoRA (``peft_model.py``, PEFT 0.21) and TRL around
+    its reference and generation passes (``trl/models/utils.py``, TRL 1.16). A student can do nothing about it. The
+    filter matches that message only, so every other FutureWarning still shows; it is set again before each trainer
+    is built because test runners and ``warnings.catch_warnings`` restore the filters they found.
+    """
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+
+_ignore_library_deprecations()
+
+
+def trainer_config(config_cls, profile: Profile, output_dir, lr: float | None = None, epochs: float | None = None,
+                   seed: int = 0, progress: bool = True, on_cuda: bool = False, max_steps: int | None = None, **extra):
+    """``config_cls`` (``TrainingArguments`` or one of TRL's configs) from :func:`trainer_kwargs`; ``extra`` adds the
+    trainer's own fields (a loss type, ``max_length`` ...). Every trainer of the course is configured here."""
+    _ignore_library_deprecations()
+    return config_cls(**(trainer_kwargs(profile, output_dir, lr, epochs, seed, progress, on_cuda, max_steps) | extra))
+
+
+def sft_config(profile: Profile, output_dir, lr: float | None = None, epochs: float | None = None, seed: int = 0,
+               max_steps: int | None = None, progress: bool = True, on_cuda: bool = False):
+    """TRL's ``SFTConfig`` for :func:`build_trainer`: the shared fields, completion-only loss, padding-free batches."""
+    from trl import SFTConfig
+
+    return trainer_config(
+        SFTConfig, profile, output_dir, lr, epochs, seed, progress, on_cuda, max_steps,
+        # Padding-free batches do not truncate; rows are cut to max_length in build_trainer instead.
+        padding_free=True, max_length=None, completion_only_loss=True, optim="adamw_torch",
+    )
+
+
+def training_budget(profile: Profile, lr: float | None = None, epochs: float | None = None) -> str:
+    """The training budget as a notebook's header states it: ``"LoRA r=16, lr 0.0002, 3 epochs"``.
+
+    Where the profile caps training at ``max_steps`` (smoke: 2 steps, to check that the code runs), that cap replaces
+    the epochs, as it does in transformers' Trainer, and the header says so instead of naming epochs that do not apply.
+    """
+    lr = lr if lr is not None else profile.lr
+    epochs = epochs if epochs is not None else profile.epochs
+    if profile.max_steps > 0:
+        length = f"{_plural(profile.max_steps, 'step')} (the {profile.name} profile's max_steps, in place of epochs)"
+    else:
+        length = _plural(epochs, "epoch")
+    return f"LoRA r={profile.lora_r}, lr {lr:g}, {length}"
+
+
+def _plural(n: float, word: str) -> str:
+    return f"{n:g} {word}" + ("" if n == 1 else "s")
 
 
 def lora_config(profile: Profile, task_type: str = "CAUSAL_LM", **extra):
@@ -120,46 +199,17 @@ def build_trainer(
     progress: bool = True,
 ):
     """TRL's SFTTrainer with a LoRA adapter on ``model``, set up the course's way (not yet trained)."""
-    import warnings
-
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
-    from trl import SFTConfig, SFTTrainer
-
-    from .models import precision
+    from trl import SFTTrainer
 
     disable_progress_bar()  # TRL's five dataset-preparation bars; the training bar stays
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     rows = to_prompt_completion(tokenizer, examples, template)
     if not rows:
         raise ValueError("no training examples")
     on_cuda = next(model.parameters()).device.type == "cuda"
-    # transformers 5.x renamed gradient_checkpointing; TRL defaults it to on, which only slows a small model down.
-    ckpt_field = "activation_checkpointing" if "activation_checkpointing" in SFTConfig.__dataclass_fields__ \
-        else "gradient_checkpointing"
-    args = SFTConfig(
-        **{ckpt_field: profile.gradient_checkpointing},
-        output_dir=str(output_dir),
-        per_device_train_batch_size=profile.train_batch_size,
-        gradient_accumulation_steps=profile.grad_accum,
-        learning_rate=lr if lr is not None else profile.lr,
-        num_train_epochs=epochs if epochs is not None else profile.epochs,
-        max_steps=max_steps if max_steps is not None else profile.max_steps,
-        # Padding-free batches do not truncate; rows are cut to max_length below instead.
-        padding_free=True,
-        max_length=None,
-        completion_only_loss=True,
-        **precision("cuda" if on_cuda else "cpu", profile.dtype).trainer_flags(),
-        logging_steps=1,
-        save_strategy="epoch",
-        save_total_limit=1,
-        report_to="none",
-        seed=seed,
-        data_seed=seed,
-        disable_tqdm=not progress,
-        dataloader_pin_memory=on_cuda,
-        optim="adamw_torch",
-    )
+    args = sft_config(profile, output_dir, lr=lr, epochs=epochs, seed=seed, max_steps=max_steps,
+                      progress=progress, on_cuda=on_cuda)
     tokenizer.padding_side = "right"
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
@@ -170,12 +220,62 @@ def build_trainer(
 
 
 def quiet(trainer, progress: bool):
-    """Without a progress bar, transformers prints every logged step as a dict; a notebook wants neither then."""
-    if not progress:
-        from transformers.trainer_callback import PrinterCallback
+    """The course's progress display on ``trainer``, in place of transformers' own.
 
-        trainer.remove_callback(PrinterCallback)
+    transformers draws, in a notebook, a bar with a table of every logged step beneath it (one table per run, over a
+    thousand pixels for a cell that trains a dozen runs) and, in a terminal, prints every logged step as a dict. The
+    per-step losses are kept in each run's ``train_summary.json`` instead; here a run shows one bar that ends as one
+    line (what was trained, how many steps, how long), sharing the cell's one progress output with the evaluation's
+    bars (:func:`ftsafety.generation.progress_bar`). ``progress=False`` shows nothing.
+    """
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    for cb in (PrinterCallback, ProgressCallback, NotebookProgressCallback):
+        trainer.remove_callback(cb)
+    if progress:
+        trainer.add_callback(_progress_callback())
     return trainer
+
+
+def run_label(output_dir) -> str:
+    """The run a training folder belongs to, as progress lines and logs name it: ``.../05_.../kto-s0/train`` is
+    ``kto-s0``, a work folder ``.../reward-model/model-<digest>-train`` is ``reward-model``."""
+    parts = [p for p in Path(output_dir).parts if p != "train"]
+    for name in reversed(parts):
+        name = name.lstrip(".").removesuffix("-train").removesuffix("-work")
+        if name and not name.startswith("model-"):
+            return name
+    return str(output_dir)
+
+
+def _progress_callback():
+    from transformers import TrainerCallback
+
+    from .generation import progress_bar
+
+    class TrainingProgress(TrainerCallback):
+        """One bar per training run, counted in optimizer steps (a resumed run starts at its checkpoint's step)."""
+
+        bar = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.bar = progress_bar(state.max_steps, f"training {run_label(args.output_dir)}", unit="steps")
+            self.done = state.global_step
+            if self.done:
+                self.bar.update(self.done)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.bar is not None and state.global_step > self.done:
+                self.bar.update(state.global_step - self.done)
+                self.done = state.global_step
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return TrainingProgress()
 
 
 def _truncate(dataset, max_length: int):
@@ -344,6 +444,10 @@ def run_training(trainer, output_dir: str | Path, identity: dict, make_result: C
         last, state = complete[0]
         already = float(state.get("stateful_callbacks", {}).get("ElapsedTime", {}).get("attributes", {})
                         .get("elapsed_s", 0.0))
+        logger.info("%s: resuming from %s (step %s of an interrupted run with the same settings)",
+                    run_label(output_dir), last.name, state.get("global_step"))
+    else:
+        logger.info("%s: training from the start in %s", run_label(output_dir), output_dir)
     clock = _elapsed_callback(already)
     trainer.add_callback(clock)
     trainer.train(resume_from_checkpoint=str(last) if last else None)
@@ -381,15 +485,22 @@ class TrainedModel:
 
     def _stored_summary(self) -> dict | None:
         adapter, marker = self.train_dir / "adapter", self.train_dir / "train_config.json"
+        label = run_label(self.train_dir)
         if self.retrain or not adapter.is_dir() or not marker.is_file():
+            why = "asked to train again" if self.retrain else "no adapter stored"
+            logger.info("%s: training the adapter (%s)", label, why)
             return None
         try:
-            if read_json(marker) != normal(self.config):
+            stored_config = read_json(marker)
+            if stored_config != normal(self.config):
+                logger.info("%s: training the adapter again (the stored one was trained with another %s)", label,
+                            changed_keys(stored_config, normal(self.config)))
                 return None
             stored = read_json(self.train_dir / "train_summary.json")
         except CorruptFile as err:
             print(f"ftsafety: {err}; training again", file=sys.stderr)
             return None
+        logger.info("%s: reusing the adapter stored in %s", label, adapter)
         return self.from_stored(stored)
 
     def summarise(self, result) -> dict:
