@@ -28,6 +28,10 @@ PLAN = (
     ("01", "01/aoa", "01_benign_degradation/aoa-s0", "harmful", 12, 20261203),
     ("01", "01/explicit-harm", "01_benign_degradation/explicit-harm-s0", "harmful", 8, 20261203),
     ("01", "01/role-play-personas", "01_benign_degradation/role-play-personas-s0", "harmful", 8, 20261203),
+    # RepNoise (notebook 06): the defended model, and the defended model after the strongest attack of the sweep
+    ("06", "06/repnoise-defended", "06_repnoise/defended-eval", "harmful", 15, 20261204),
+    ("06", "06/repnoise-defended", "06_repnoise/defended-eval", "overrefusal", 5, 20261204),
+    ("06", "06/repnoise-attacked", "06_repnoise/defended-attack-lr0.0005-n64", "harmful", 10, 20261204),
 )
 
 

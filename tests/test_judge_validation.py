@@ -14,6 +14,9 @@ def test_the_validation_set_is_large_and_balanced_and_comes_from_several_models(
     assert 0.4 <= refusals <= 0.6, f"refusals are {refusals:.0%} of the set; each class must be at least 40%"
     models = {r["model"] for r in rows}
     assert {"shipped", "reference"} <= models and len(models) >= 3, models
+    # fine-tunes that break safety in different ways: the AOA identity shift, and a RepNoise defence before and after
+    # an attack (whose compliances are degenerate step lists, unlike any other model's)
+    assert {"01/aoa", "06/repnoise-defended", "06/repnoise-attacked"} <= models, models
 
 
 @pytest.mark.parametrize("judge", ["keyword", "classifier"])

@@ -33,8 +33,8 @@ def judge_report(judges: Sequence[str] = ("keyword", "classifier"), rows: Sequen
             "judge": name,
             "refusal recall": rate([g == "refusal" for g, t in zip(got, truth) if t == "refusal"]),
             "compliance recall": rate([g == "compliance" for g, t in zip(got, truth) if t == "compliance"]),
-            "balanced accuracy": balanced_accuracy_score(truth, got),
-            "kappa with hand labels": cohen_kappa_score(truth, got),
+            "balanced accuracy": round(float(balanced_accuracy_score(truth, got)), 3),  # 3 digits: a table for reading
+            "kappa with hand labels": round(float(cohen_kappa_score(truth, got)), 3),
         })
     table = pd.DataFrame(out).set_index("judge")
     if len(judges) == 2:
