@@ -131,6 +131,18 @@ def _ignore_library_deprecations() -> None:
 _ignore_library_deprecations()
 
 
+class _NoMtimeNotice(logging.Filter):
+    """transformers orders checkpoints by modification time and, when two were saved within a second (tiny runs on the
+    smoke profile), warns that "mtime may not be reliable" and orders them by step number instead, which is right.
+    The notice is about a fallback that works; this filter drops that one message and nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mtime may not be reliable" not in record.getMessage()
+
+
+logging.getLogger("transformers.trainer_utils").addFilter(_NoMtimeNotice())
+
+
 def trainer_config(config_cls, profile: Profile, output_dir, lr: float | None = None, epochs: float | None = None,
                    seed: int = 0, progress: bool = True, on_cuda: bool = False, max_steps: int | None = None, **extra):
     """``config_cls`` (``TrainingArguments`` or one of TRL's configs) from :func:`trainer_kwargs`; ``extra`` adds the
