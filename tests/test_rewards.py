@@ -100,6 +100,32 @@ def test_response_logps_and_implicit_reward_of_a_model_against_itself(smoke):
     assert same == pytest.approx([0.0, 0.0], abs=1e-4)
 
 
+def test_response_logps_batches_by_length_and_returns_the_order_given(smoke):
+    # Lengths out of order, several batches: each sum equals the sequence scored alone (no padding, nothing cut).
+    prompts = ["Say hi.", "Name a colour, please, and say why you like it.", "Count.", "Say hi."]
+    responses = ["Hi! How are you today? I hope well.", "Blue.", "One two three four five six seven.", "Hi!"]
+    alone = [response_logps(smoke.model, smoke.tokenizer, [p], [r], batch_size=1)[0]
+             for p, r in zip(prompts, responses)]
+    assert response_logps(smoke.model, smoke.tokenizer, prompts, responses, batch_size=3) == pytest.approx(alone,
+                                                                                                          abs=1e-4)
+
+
+def test_implicit_scorers_sharing_a_reference_read_each_response_through_it_once(smoke):
+    import copy
+
+    calls = []
+    reference = copy.deepcopy(smoke.model)
+    reference.register_forward_hook(lambda module, args, kwargs, out: calls.append(kwargs["input_ids"].shape[0]),
+                                    with_kwargs=True)
+    prompts, responses = ["Say hi.", "Say hi.", "Count."], ["Hi!", "Hi! How are you?", "One, two."]
+    memo: dict = {}
+    first = ImplicitRewardScorer(smoke.model, reference, smoke.tokenizer, reference_memo=memo)(prompts, responses)
+    assert sum(calls) == 3
+    second = ImplicitRewardScorer(smoke.model, reference, smoke.tokenizer, reference_memo=memo)(prompts, responses)
+    assert sum(calls) == 3 and second == pytest.approx(first, abs=1e-6)
+    assert first == pytest.approx([0.0] * 3, abs=1e-4)  # the same weights on both sides
+
+
 def test_a_trained_reward_model_saves_loads_and_scores(smoke_profile, tmp_path):
     res = train_reward_model("smoke", helpfulness_preferences(8), smoke_profile, tmp_path, progress=False)
     assert (res.path / "config.json").is_file() and len(res.history) == smoke_profile.max_steps

@@ -106,27 +106,35 @@ def held_out_probe(model, tokenizer, train: tuple[Sequence[str], Sequence[str]],
 
 def response_logps(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], template="chat",
                    batch_size: int = 16, with_counts: bool = False) -> list:
-    """Summed log-probability of each response given its rendered prompt (with ``with_counts``: (sum, tokens) pairs)."""
+    """Summed log-probability of each response given its rendered prompt (with ``with_counts``: (sum, tokens) pairs).
+
+    Sequences are batched in order of length, so a batch carries little padding, and the vocabulary's logits are
+    computed only from the first answer token of the batch onwards (``logits_to_keep``, which transformers' causal LMs
+    take): the prompt's positions predict no answer token. Results come back in the order given.
+    """
     import torch
 
     tpl = get_template(template)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    out = []
-    for i in range(0, len(prompts), batch_size):
-        rendered = [tpl.render(tokenizer, p) for p in prompts[i : i + batch_size]]
-        ids = [tokenizer(p + tpl.completion(r), add_special_tokens=False).input_ids
-               for p, r in zip(rendered, responses[i : i + batch_size])]
-        starts = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in rendered]
-        n = max(map(len, ids))
-        x = torch.tensor([s + [pad] * (n - len(s)) for s in ids], device=device)
-        att = (torch.arange(n, device=device)[None, :] < torch.tensor([len(s) for s in ids], device=device)[:, None])
+    rendered = [tpl.render(tokenizer, p) for p in prompts]
+    ids = [tokenizer(p + tpl.completion(r), add_special_tokens=False).input_ids for p, r in zip(rendered, responses)]
+    starts = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in rendered]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out: list = [None] * len(ids)
+    for i in range(0, len(order), batch_size):
+        batch = order[i : i + batch_size]
+        n = max(len(ids[b]) for b in batch)
+        x = torch.tensor([ids[b] + [pad] * (n - len(ids[b])) for b in batch], device=device)
+        att = torch.arange(n, device=device)[None, :] < torch.tensor([len(ids[b]) for b in batch], device=device)[:, None]
+        first = max(min(starts[b] for b in batch) - 1, 0)  # the first position that predicts an answer token
         with torch.inference_mode():
-            logp = torch.log_softmax(model(input_ids=x, attention_mask=att.long()).logits[:, :-1].float(), -1)
-        tok = logp.gather(-1, x[:, 1:, None])[..., 0]
-        for b, (s, st) in enumerate(zip(ids, starts)):
-            total = float(tok[b, st - 1 : len(s) - 1].sum())
-            out.append((total, len(s) - st) if with_counts else total)
+            logits = model(input_ids=x, attention_mask=att.long(), logits_to_keep=n - first).logits
+            logits = logits[:, -(n - first):][:, :-1].float()  # positions first .. n-2 predict tokens first+1 .. n-1
+            tok = logits.gather(-1, x[:, first + 1 :, None])[..., 0] - torch.logsumexp(logits, -1)
+        for row, b in enumerate(batch):
+            total = float(tok[row, starts[b] - 1 - first : len(ids[b]) - 1 - first].sum())
+            out[b] = (total, len(ids[b]) - starts[b]) if with_counts else total
     return out
 
 

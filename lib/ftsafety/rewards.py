@@ -295,10 +295,13 @@ class RewardModelScorer:
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
         import torch
 
-        out = []
+        out: list = [None] * len(prompts)
         self.tokenizer.padding_side = "right"
-        for i in range(0, len(prompts), self.batch_size):
-            p, r = prompts[i : i + self.batch_size], responses[i : i + self.batch_size]
+        # Batched in order of length, so a batch carries little padding; scores come back in the order given.
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(responses[i]))
+        for i in range(0, len(order), self.batch_size):
+            batch = order[i : i + self.batch_size]
+            p, r = [prompts[b] for b in batch], [responses[b] for b in batch]
             if self.chat:
                 texts = [self.template.render(self.tokenizer, a) + self.template.completion(b) for a, b in zip(p, r)]
                 enc = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=512,
@@ -307,21 +310,33 @@ class RewardModelScorer:
                 enc = self.tokenizer(list(p), list(r), return_tensors="pt", padding=True, truncation=True,
                                      max_length=512)
             with torch.inference_mode():
-                out += self.model(**enc).logits[:, 0].float().tolist()
+                for b, score in zip(batch, self.model(**enc).logits[:, 0].float().tolist()):
+                    out[b] = score
         return out
 
 
 class ImplicitRewardScorer:
-    """A DPO-trained policy's implicit reward: ``beta * (log pi(y|x) - log pi_ref(y|x))``."""
+    """A DPO-trained policy's implicit reward: ``beta * (log pi(y|x) - log pi_ref(y|x))``.
 
-    def __init__(self, policy, reference, tokenizer, beta: float = 0.1, template="chat", name: str = "implicit"):
+    ``reference_memo``, a dict shared by the scorers of several policies with the same reference model, keeps the
+    reference's log-probabilities, so each (prompt, response) is read through the reference once, not once per policy.
+    """
+
+    def __init__(self, policy, reference, tokenizer, beta: float = 0.1, template="chat", name: str = "implicit",
+                 reference_memo: dict | None = None):
         self.policy, self.reference, self.tokenizer, self.beta = policy, reference, tokenizer, beta
         self.template, self.name = template, name
+        self.reference_memo = {} if reference_memo is None else reference_memo
 
     def __call__(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
         pol = response_logps(self.policy, self.tokenizer, prompts, responses, self.template)
-        ref = response_logps(self.reference, self.tokenizer, prompts, responses, self.template)
-        return [self.beta * (a - b) for a, b in zip(pol, ref)]
+        keys = [(str(self.template), p, r) for p, r in zip(prompts, responses)]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.reference_memo))
+        if missing:
+            ref = response_logps(self.reference, self.tokenizer, [k[1] for k in missing], [k[2] for k in missing],
+                                 self.template)
+            self.reference_memo.update(zip(missing, ref))
+        return [self.beta * (a - self.reference_memo[k]) for a, k in zip(pol, keys)]
 
 
 def answer_token_logps(model, tokenizer, prompts: Sequence[str], responses: Sequence[str], template="chat"):
