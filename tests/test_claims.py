@@ -61,6 +61,8 @@ def test_every_registered_claim_is_well_formed():
     for e in claims.CHANGELOG:  # every changelog entry names claims that exist
         for pattern in e["claims"]:
             assert pattern == "*" or any(claims._touches({"claims": (pattern,)}, c.id) for c in CLAIMS), pattern
+        for gone in e.get("withdrawn", ()):  # a withdrawn claim is out of the registry, not silently kept
+            assert gone not in ids, gone
 
 
 def test_claims_changed_after_seeing_data_are_marked_from_the_changelog():

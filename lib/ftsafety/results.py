@@ -151,7 +151,7 @@ def write_reproduction_md(profile: str) -> Path:
               "fix found by reading code or data that changed no rule (such as a leak) is listed unmarked.", "",
               "| key | version | date | commit | after data | claims | change | why |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {e['key']} | {e['version']} | {e['date']} | {e['commit'] or 'this version'} | "
-              f"{'yes' if e['after_data'] else 'no'} | {_cell(', '.join(e['claims']))} | {_cell(e['change'])} | "
+              f"{'yes' if e['after_data'] else 'no'} | {_cell(', '.join(e['claims']) + ''.join(f'; withdrawn: {w}' for w in e.get('withdrawn', ())))} | {_cell(e['change'])} | "
               f"{_cell(e['why'])} |" for e in CHANGELOG]
     lines += ["", "| notebook | last run (s) | longest run (s) |", "|---|---|---|"]
     lines += [f"| {r['notebook']} | {fmt_num(r['runtime_s'])} | {fmt_num(r.get('longest_runtime_s', r['runtime_s']))} |"
