@@ -37,6 +37,8 @@ test-fast: install
 
 lab: install
 	$(BIN)/python -m pip install --quiet jupyterlab
+	@# widget state saved with each notebook, so a reopened notebook still draws its sliders and chat box
+	$(BIN)/python -c "from ftsafety.widgets import save_widget_state; print('widget state saved with notebooks:', save_widget_state())"
 	$(BIN)/jupyter lab notebooks/
 
 # The rendered course: runs/<profile>/book/index.html, static HTML of the executed notebooks of `make course` (figures,

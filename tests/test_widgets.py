@@ -145,3 +145,23 @@ def test_slider_style_and_pager_range(monkeypatch):
 class _Handle:
     def update(self, *a, **k):
         pass
+
+
+def test_make_lab_turns_on_saved_widget_state_and_keeps_other_settings(tmp_path):
+    import json
+
+    from ftsafety.widgets import WIDGET_MANAGER_PLUGIN, save_widget_state
+
+    path = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+                                WIDGET_MANAGER_PLUGIN: {"saveState": False, "other": 1}}))
+    assert save_widget_state(str(tmp_path)) == path
+    assert json.loads(path.read_text()) == {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+                                            WIDGET_MANAGER_PLUGIN: {"saveState": True, "other": 1}}
+    fresh = tmp_path / "fresh"
+    assert json.loads(save_widget_state(str(fresh)).read_text()) == {WIDGET_MANAGER_PLUGIN: {"saveState": True}}
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="overrides.json: not valid JSON"):
+        save_widget_state(str(tmp_path))
+    assert path.read_text() == "{not json"  # nothing overwritten that the user wrote

@@ -195,3 +195,34 @@ def dose_slider(doses: Sequence[float], figure_at, examples_at, show: bool = Fal
 
     slider.observe(draw, names="value")
     return None
+
+
+WIDGET_MANAGER_PLUGIN = "@jupyter-widgets/jupyterlab-manager:plugin"
+
+
+def save_widget_state(prefix: str | None = None) -> "os.PathLike":
+    """Turn on JupyterLab's ``saveState`` for widgets in this environment, so that a saved notebook keeps its sliders,
+    pagers and chat box drawable after a reopen (without it they show "model not found"; see the module docstring).
+
+    Writes ``<prefix>/share/jupyter/lab/settings/overrides.json`` (``prefix``: this Python's ``sys.prefix``, the
+    virtual environment ``make lab`` runs in), JupyterLab's documented place for an environment's default settings,
+    keeping every setting already there. A user's own setting, made in JupyterLab's settings editor, still wins.
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    from .files import atomic_path
+
+    path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings = {}
+    if path.is_file():
+        try:
+            settings = json.loads(path.read_text() or "{}")
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err}); fix or remove it, then run `make lab` again") from None
+    settings.setdefault(WIDGET_MANAGER_PLUGIN, {})["saveState"] = True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(settings, indent=2) + "\n")
+    return path
