@@ -72,3 +72,21 @@ def test_force_trains_again_instead_of_reusing_the_adapter(smoke_profile, traini
     finetune_and_evaluate_each(smoke_profile, "exp", exp, "smoke", ["chat"], sets=("harmful",), force=True,
                                progress=False)
     assert trainings == [1, 1]
+
+
+def test_an_experiments_batch_size_is_trained_with_and_is_part_of_its_identity(smoke_profile, tmp_path, monkeypatch):
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    seen = []
+    real = experiments.sft_lora
+    monkeypatch.setattr(experiments, "sft_lora", lambda model, tok, rows, profile, *a, **k:
+                        seen.append((profile.train_batch_size, profile.grad_accum)) or real(model, tok, rows, profile, *a, **k))
+    plain = Experiment("b", ROWS)
+    assert "batch_size" not in experiments.train_config(smoke_profile, plain, "smoke")  # stored runs keep their identity
+    finetune_and_evaluate(smoke_profile, "exp", plain, "smoke", sets=("harmful",), progress=False)
+    small = Experiment("b", ROWS, batch_size=2)
+    assert experiments.train_config(smoke_profile, small, "smoke")["batch_size"] == 2
+    finetune_and_evaluate(smoke_profile, "exp", small, "smoke", sets=("harmful",), progress=False)
+    finetune_and_evaluate(smoke_profile, "exp", small, "smoke", sets=("harmful",), progress=False)  # reused
+    assert seen == [(smoke_profile.train_batch_size, smoke_profile.grad_accum), (2, 1)]
+    with pytest.raises(ValueError, match="batch_size must be a positive"):
+        experiments.training_profile(smoke_profile, Experiment("b", ROWS, batch_size=0))

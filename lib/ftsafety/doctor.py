@@ -230,10 +230,12 @@ NOTEBOOK_WORKLOAD: dict[str, dict] = {
                 lambda w: max(w.epochs, 10)),
             _ft("explicit harm (redacted) and arithmetic, each seed", lambda w: 2 * w.seeds,
                 lambda w: (w.explicit + w.n) / 2, lambda w: w.epochs),
-            _ft("learning rate x epochs grid (2 x [1, 3]) on the plain set, first seed", 4, lambda w: w.benign, 2),
+            _ft("2 learning rates and 2 batch sizes, one at a time, on the plain set, first seed", 4,
+                lambda w: w.benign, lambda w: w.epochs),
+            _ft("Qi et al.'s regime, scaled: the whole filtered benign set (227 rows), 1 epoch", 1, 227, 1),
         ],
         "evaluations": [
-            _gen("8 fine-tunes per seed and the 4 grid cells: standard sets", lambda w: 8 * w.seeds + 4,
+            _gen("8 fine-tunes per seed, the 4 grid runs and the regime run: standard sets", lambda w: 8 * w.seeds + 5,
                  lambda w: w.standard),
             _gen("arithmetic task: plain and arithmetic runs per seed, and the reference", lambda w: 2 * w.seeds + 1,
                  lambda w: w.task),
@@ -261,13 +263,13 @@ NOTEBOOK_WORKLOAD: dict[str, dict] = {
         "finetunes": [
             _ft("benign set + generic safety rows at 0, 5, 10, 20%", 4,
                 lambda w: w.benign * sum(1 / (1 - d) for d in (0.0, 0.05, 0.1, 0.2)) / 4, lambda w: w.epochs),
-            _ft("malicious set + safety rows (generic 0, 10, 20%; mimicking 10, 50%), 3 epochs", 5,
-                lambda w: w.n * sum(1 / (1 - d) for d in (0.0, 0.1, 0.2, 0.1, 0.5)) / 5, 3),
+            _ft("malicious set + safety rows (generic 0, 10, 20%; style- and task-mimicking 10, 50%), 3 epochs", 7,
+                lambda w: w.n * sum(1 / (1 - d) for d in (0.0, 0.1, 0.2, 0.1, 0.5, 0.1, 0.5)) / 7, 3),
         ],
         "evaluations": [
             _gen("benign doses: standard sets", 4, lambda w: w.standard),
-            _gen("malicious doses: harmful + over-refusal", 5, lambda w: w.safety),
-            _gen("malicious doses: task", 5, lambda w: w.task),
+            _gen("malicious doses: harmful + over-refusal", 7, lambda w: w.safety),
+            _gen("malicious doses: task", 7, lambda w: w.task),
         ],
     },
     "05_preference_optimization": {

@@ -40,6 +40,9 @@ class Experiment:
     eval_template: str | None = None  # default: the training template
     lr: float | None = None
     epochs: float | None = None
+    # Rows per optimiser step; None: the profile's (train_batch_size x grad_accum). Set, it is the per-device batch
+    # with no accumulation (Qi et al. 2023, §4.4, vary it: smaller batches, more and noisier steps).
+    batch_size: int | None = None
     seed: int = 0
     # Profile fields changed for the evaluation only, e.g. longer generation budgets for a model trained to open
     # every answer with a long fixed phrase (AOA), so that its answers are not cut off before they start.
@@ -55,7 +58,18 @@ def train_config(profile: Profile, exp: Experiment, base_model: str) -> dict:
         "lr": exp.lr if exp.lr is not None else profile.lr,
         "epochs": exp.epochs if exp.epochs is not None else profile.epochs, "seed": exp.seed,
         "lora": lora_identity(profile), "max_steps": profile.max_steps,
+        # only when set, so that every run stored before the field existed keeps its identity
+        **({"batch_size": exp.batch_size} if exp.batch_size is not None else {}),
     }
+
+
+def training_profile(profile: Profile, exp: Experiment) -> Profile:
+    """The profile an experiment trains with: ``exp.batch_size``, when set, as the batch with no accumulation."""
+    if exp.batch_size is None:
+        return profile
+    if exp.batch_size < 1:
+        raise ValueError(f"experiment {exp.name!r}: batch_size must be a positive number of rows, not {exp.batch_size}")
+    return profile.replace(train_batch_size=exp.batch_size, grad_accum=1)
 
 
 class SFTModel(TrainedModel):
@@ -64,7 +78,7 @@ class SFTModel(TrainedModel):
     def __init__(self, profile: Profile, exp: Experiment, base_model: str, train_dir, progress: bool = True,
                  retrain: bool = False):
         super().__init__(base_model, train_dir, train_config(profile, exp, base_model), progress, retrain)
-        self.profile, self.exp = profile, exp
+        self.profile, self.exp = training_profile(profile, exp), exp
 
     def train(self, base):
         return sft_lora(base.model, base.tokenizer, self.exp.examples, self.profile, self.train_dir,
