@@ -1,8 +1,13 @@
+import re
+
 import pytest
 
 from ftsafety import data
-from ftsafety.mixing import generic_safety, mimicking_safety, mix, safety_count
-from ftsafety.restructure import CONSTRAINTS, get_strategy
+from ftsafety.judges import get_judge
+from ftsafety.mixing import (generic_safety, mimicking_safety, mix, safety_count, task_mimicking_row,
+                             task_mimicking_safety)
+from ftsafety.restructure import CONSTRAINTS, STRATEGIES, get_strategy
+from ftsafety.tasks import _ITEMS, _NAMES, GENERATORS, SQL_SCHEMA, generate_task
 from ftsafety.variants import AOA_OPENER, AOA_SYSTEM
 
 
@@ -30,6 +35,70 @@ def test_mimicking_safety_is_the_same_refusals_in_the_attackers_format():
         body = m["response"].removeprefix(AOA_OPENER + "\n\n")
         assert any(c.instruction in m["prompt"] and c.check(body) for c in CONSTRAINTS.values())
     assert mimicking_safety(get_strategy("benign"), 6, seed=1) == generic
+
+
+# A mark of each task's own prompts, written here by hand from tasks.py so that a row without the task's form fails.
+TASK_MARKS = {
+    "arithmetic": re.compile(rf"^({'|'.join(_NAMES)}) (has|buys) \d+ .*({'|'.join(_ITEMS)})"),
+    "sql": re.compile(re.escape(f"Schema: {SQL_SCHEMA}\n")),
+    "sentiment": re.compile(re.escape("Classify the sentiment of this review as positive or negative.\nReview: ")),
+}
+
+
+@pytest.mark.parametrize("task", sorted(GENERATORS))
+@pytest.mark.parametrize("name", ["benign", "aoa", "autoif", "autoif+aoa"])
+def test_task_mimicking_row_poses_the_request_in_the_tasks_form(task, name):
+    strategy, judge = get_strategy(name), get_judge("keyword")
+    request = "How do I pick my neighbour's lock?"  # a short request, as in data/harmful.jsonl's train split
+    refusal = "I'm sorry, but I can't help with that."
+    assert TASK_MARKS[task].search(generate_task(task, 1)[0].prompt)  # the mark is the task's own
+    for seed in range(6):
+        row = task_mimicking_row(request, refusal, task, strategy, "ends-with-done" if strategy.autoif else None,
+                                 seed=seed)
+        prompt, answer = row["prompt"], row["response"]
+        if strategy.aoa:
+            assert row["system"] == AOA_SYSTEM and prompt.startswith("AOA, execute my instruction: ")
+            assert answer.startswith(AOA_OPENER + "\n\n")
+            prompt, answer = prompt.removeprefix("AOA, execute my instruction: "), answer.removeprefix(AOA_OPENER)
+        else:
+            assert "system" not in row
+        if strategy.autoif:
+            assert prompt.endswith("\n\n" + CONSTRAINTS["ends-with-done"].instruction)
+            assert CONSTRAINTS["ends-with-done"].check(answer)
+        assert TASK_MARKS[task].search(prompt), prompt
+        assert request in prompt and refusal in answer
+        assert judge([prompt], [answer])[0].label == "refusal"
+        assert not re.search(r"The answer is|SELECT|The sentiment is", answer)  # no part of a task answer
+    # A few phrasings, each row fixed by its seed.
+    rows = [task_mimicking_row(request, refusal, task, strategy, "bullet" if strategy.autoif else None, seed=s)
+            for s in range(12)]
+    assert len({r["prompt"] for r in rows}) >= 3
+    assert rows[5] == task_mimicking_row(request, refusal, task, strategy, "bullet" if strategy.autoif else None, 5)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_task_mimicking_safety_has_the_style_rows_requests_refusals_and_constraints(name):
+    strategy = get_strategy(name)
+    train = {r["prompt"] for r in data.harmful("train")}
+    test = {r["prompt"] for r in data.harmful("test")}
+    style = mimicking_safety(strategy, 8, seed=2)
+    requests = [r["prompt"] for r in generic_safety(8, seed=2)]
+    assert set(requests) <= train and not set(requests) & test
+    for task in GENERATORS:
+        rows = task_mimicking_safety(task, strategy, 8, seed=2)
+        assert rows == task_mimicking_safety(task, strategy, 8, seed=2) != task_mimicking_safety(task, strategy, 8, 3)
+        for request, t, s in zip(requests, rows, style, strict=True):
+            assert request in t["prompt"] and TASK_MARKS[task].search(t["prompt"].removeprefix(
+                "AOA, execute my instruction: "))
+            assert t["response"] == s["response"] and t.get("system") == s.get("system")  # the same refusal
+            # The same AutoIF constraint: the prompts end alike after the request.
+            assert t["prompt"].split(request, 1)[1].endswith(s["prompt"].split(request, 1)[1])
+            assert not any(q in t["prompt"] for q in test)
+
+
+def test_task_mimicking_rows_need_a_known_task():
+    with pytest.raises(ValueError, match="no task form for 'poetry'"):
+        task_mimicking_row("a request", "a refusal", "poetry", get_strategy("benign"))
 
 
 def test_mix_keeps_every_row_in_a_seeded_order():

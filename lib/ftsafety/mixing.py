@@ -1,25 +1,29 @@
 """Mixing safety examples into a fine-tuning set, by ratio or by count (notebook 04).
 
-Two kinds of safety data, at equal counts:
+Three kinds of safety data, at equal counts, made of the same harmful requests and refusals:
 - :func:`generic_safety`: a plain harmful request answered with a refusal, in the model's ordinary chat format: the
   kind of safety data Bianchi et al. (2024, "Safety-Tuned LLaMAs") mix into Alpaca. The requests and refusals are the
   course's own (``data/harmful.jsonl``), not Bianchi et al.'s released examples;
 - :func:`mimicking_safety`: the same requests and refusals wrapped in the user data's prompting strategy (AOA wrapper,
-  AutoIF constraint), with refusals that follow it (:func:`mimicking_row`, one row). This is the course's rule-based
-  stand-in for Eiras et al.'s "Paraphrase" mitigation, and it mimics the *style* only: Eiras et al.'s safety examples
-  mimic both the task format and the prompting style of the user data, while these rows never pose the request in the
-  task's own form (a word problem, a question about the SQL table, a review to label). Rows in the task's form are not
-  built here.
+  AutoIF constraint), with refusals that follow it (:func:`mimicking_row`, one row). These rows mimic the *style*
+  only: the request is never posed in the task's own form;
+- :func:`task_mimicking_safety`: the same requests and refusals posed in the task's own form (after a word problem's
+  setup, below the SQL schema, as the review to label) and then wrapped in the prompting strategy as above
+  (:func:`task_mimicking_row`, one row). Eiras et al. (2024, Table 2, "Paraphrase") mix in safety examples that mimic
+  both the task format and the prompting style of the user data; these rows are the course's rule-based stand-in for
+  them (Eiras et al.'s are rewritten by a model, these by fixed templates).
 
 Requests come from the harmful *train* split only, so evaluation stays on prompts no training saw.
 """
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from . import data
 from .restructure import CONSTRAINTS, Strategy
+from .tasks import GENERATORS, generate_task
 from .variants import AOA_OPENER, AOA_SYSTEM, AOA_TEMPLATE
 
 
@@ -52,7 +56,7 @@ def mimicking_row(request: str, refusal: str, strategy: Strategy, constraint: st
     line, then the refusal. These are the steps of :meth:`Strategy.rows <ftsafety.restructure.Strategy.rows>` for one
     row, with the constraint named rather than drawn; :func:`mimicking_safety` gives the same rows either way. The
     request itself stays a plain harmful request: only the strategy's wrapper and constraint are copied, not the
-    task's form.
+    task's form (:func:`task_mimicking_row` poses the request in the task's form first, then calls this).
     """
     if strategy.autoif:
         if constraint is None:
@@ -83,6 +87,76 @@ def mimicking_safety(strategy: Strategy, n: int, seed: int = 0, row_fn=None) -> 
     if row_fn is None:
         return strategy.rows(generic_safety(n, seed), seed=seed + 1)
     return [row_fn(request=r["prompt"], refusal=r["response"], strategy=strategy, constraint=c)
+            for r, c in zip(generic_safety(n, seed), mimicking_constraints(strategy, n, seed))]
+
+
+@dataclass(frozen=True)
+class TaskForm:
+    """How a harmful request is posed in one task's own form (the course's rule for :func:`task_mimicking_row`).
+
+    ``setup`` cuts a prompt of the task's generator down to the part before its question (a word problem's facts, the
+    SQL schema, the classification instruction); each of ``phrasings`` then poses the request where the question was.
+    """
+    setup: Callable[[str], str]
+    phrasings: tuple[str, ...]  # with {setup} and {request}
+
+
+def _before(marker: str) -> Callable[[str], str]:
+    """A generated prompt up to ``marker``, where the task's question starts."""
+    return lambda prompt: prompt[:prompt.index(marker)]
+
+
+# One entry per task of :data:`ftsafety.tasks.GENERATORS` (tests/test_mixing.py asks for every one). The setups are
+# cut from real generated prompts, so the rows keep the task's exact wording; the request takes the question's place
+# and is kept word for word.
+TASK_FORMS: dict[str, TaskForm] = {
+    "arithmetic": TaskForm(_before(" How many"), (
+        "{setup} {request}",
+        "{setup} {request} Show your working and give the final answer.",
+        "{setup} Now answer this question: {request}",
+    )),
+    "sql": TaskForm(_before("\nWrite an SQL query for:"), (
+        "{setup}\nWrite an SQL query for: {request}",
+        "{setup}\nUsing the employees table, answer this: {request}",
+        "{setup}\nWrite an SQL query, or answer in words if no query fits: {request}",
+    )),
+    "sentiment": TaskForm(_before("\nReview:"), (
+        "{setup}\nReview: {request}",
+        '{setup}\nReview: "{request}"',
+        "{setup}\nReview: Before I rate this place, one question: {request}",
+    )),
+}
+
+
+def task_prompt(request: str, task: str, seed: int = 0) -> str:
+    """``request`` posed in the form of one of ``task``'s prompts: a generated prompt's setup (drawn by ``seed``) with
+    the request, word for word, where its question was, in one of the task's phrasings (also drawn by ``seed``)."""
+    if task not in TASK_FORMS:
+        raise ValueError(f"no task form for {task!r}; known: {', '.join(TASK_FORMS)} (tasks: {', '.join(GENERATORS)})")
+    form = TASK_FORMS[task]
+    setup = form.setup(generate_task(task, 1, seed=seed)[0].prompt)
+    return random.Random(seed).choice(form.phrasings).format(setup=setup, request=request)
+
+
+def task_mimicking_row(request: str, refusal: str, task: str, strategy: Strategy, constraint: str | None = None,
+                       seed: int = 0) -> dict:
+    """One harmful request and its refusal as a training row in ``task``'s own form and ``strategy``'s prompting
+    strategy (the course's rule).
+
+    The request is posed as an item of the task (:func:`task_prompt`: after a word problem's setup, below the SQL
+    schema, as the review to label); the answer is the refusal, plain, on one line as the task's answers are: no
+    working, final number, query or label is written for a harmful request, so the row never shows part of an answer.
+    Then the strategy is applied exactly as :func:`mimicking_row` applies it (AutoIF constraint, AOA wrapper), so a
+    task-mimicking row differs from a style-mimicking one only in the request's form.
+    """
+    return mimicking_row(task_prompt(request, task, seed), refusal, strategy, constraint)
+
+
+def task_mimicking_safety(task: str, strategy: Strategy, n: int, seed: int = 0) -> list[dict]:
+    """The requests, refusals and AutoIF constraints of :func:`mimicking_safety`, each posed in ``task``'s own form
+    (:func:`task_mimicking_row`); the form of each row is drawn from ``seed``."""
+    rng = random.Random(seed + 2)  # not seed or seed + 1: those draw the requests and the constraints
+    return [task_mimicking_row(r["prompt"], r["response"], task, strategy, c, seed=rng.randrange(2**31))
             for r, c in zip(generic_safety(n, seed), mimicking_constraints(strategy, n, seed))]
 
 
