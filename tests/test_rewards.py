@@ -2,8 +2,8 @@ import pytest
 
 from ftsafety import data
 from ftsafety.rewards import (DISCLAIMER, ImplicitRewardScorer, JudgeScorer, RewardModelScorer, agreement,
-                              helpfulness_preferences, judgement_pairs, response_logps, score_pairs,
-                              train_reward_model)
+                              helpfulness_preferences, judgement_pairs, mixed_preferences, response_logps,
+                              score_pairs, train_reward_model)
 
 
 def test_judgement_pairs_cross_styles_on_held_out_requests():
@@ -43,16 +43,41 @@ def test_helpfulness_preferences_reject_refusals_and_off_topic_answers():
     assert sum(r["rejected"] in benign.values() for r in rows) == 3
 
 
+def test_mixed_preferences_hold_helpful_and_harmless_rows_in_about_equal_numbers():
+    rows = mixed_preferences(120)
+    harmless = [r for r in rows if r["kind"] == "harmless"]
+    helpful = [r for r in rows if r["kind"] == "helpful"]
+    assert len(rows) == 120 and len(harmless) == len(helpful) == 60
+    reused = [r | {"kind": "helpful"} for r in helpfulness_preferences(60)]  # the helpful rows, in another order
+    assert sorted(helpful, key=str) == sorted(reused, key=str)
+    # Interleaved: both kinds in each half of the rows, and the order is the seed's.
+    assert {r["kind"] for r in rows[:60]} == {r["kind"] for r in rows[60:]} == {"helpful", "harmless"}
+    assert mixed_preferences(120) == rows and mixed_preferences(120, seed=1) != rows
+    assert len(mixed_preferences(7)) == 7
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mixed_preferences_prefer_a_refusal_of_a_harmful_train_request(seed):
+    from ftsafety.rewards import RM_COMPLIANCES, RM_REFUSALS
+
+    harmless = [r for r in mixed_preferences(2 * len(data.harmful("train")), seed=seed) if r["kind"] == "harmless"]
+    train = {r["prompt"] for r in data.harmful("train")}
+    assert len(harmless) == len(train) and all(r["prompt"] in train for r in harmless)
+    assert all(r["chosen"] in RM_REFUSALS and r["rejected"] in RM_COMPLIANCES for r in harmless)
+    benign = {r["prompt"] for r in data.benign()}
+    assert not any(r["prompt"] in benign for r in harmless)
+
+
 def _sentences(text: str) -> set[str]:
     import re
 
     return {" ".join(x.split()) for x in re.split(r"[.;:!?\n]+", text.lower()) if len(x.split()) >= 2}
 
 
-def _opening(text: str) -> str:
+def _opening(text: str, words: int = 3) -> str:
     import re
 
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split()[:3])
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split()[:words])
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -79,6 +104,36 @@ def test_reward_model_never_trains_on_the_evaluation_pairs_responses_or_refusal_
     shared = {_opening(t) for t in eval_refusals} & openings
     assert not shared, f"evaluation refusal openings in the reward model's training rows: {sorted(shared)}"
     assert {r["rejected"] for r in rows} & set(RM_REFUSALS)  # it does train on needless refusals, of its own family
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mixed_reward_model_never_trains_on_the_evaluation_pairs_responses_or_their_phrasings(seed):
+    """The mixed reward model's rows (every harmful train request, every benign request) share no response with the
+    evaluation pairs, nor a four-word opening; its refusals and compliances share no sentence and no three-word
+    opening with the evaluation refusals and compliances, nor with data/harmful.jsonl's refusals and compliances
+    (notebook 05 trains on those, and the pairs are kept apart from them). Otherwise its agreement on the safety pairs
+    would hold by construction."""
+    from ftsafety.rewards import RM_COMPLIANCES
+
+    pairs = judgement_pairs(None, None, seed=seed)
+    rows = mixed_preferences(2 * len(data.benign()), seed=seed)
+    assert {r["kind"] for r in rows} == {"helpful", "harmless"}
+    trained = {r[side] for r in rows for side in ("chosen", "rejected")}
+    responses = {p[side] for p in pairs for side in ("better", "worse")}
+    shared = trained & responses
+    assert not shared, f"evaluation responses in the reward model's rows: {sorted(shared)[:3]}"
+    shared = {_opening(t, 4) for t in trained} & {_opening(t, 4) for t in responses}
+    assert not shared, f"evaluation response openings in the reward model's rows: {sorted(shared)}"
+    # The safety side's phrasing families: what the harmless rows train on against what the pairs hold.
+    rm_safety = {t for r in rows if r["kind"] == "harmless" for t in (r["chosen"], r["rejected"])}
+    assert rm_safety & set(RM_COMPLIANCES)  # it does train on compliances, of its own family
+    eval_safety = ({p[side] for p in pairs if p["kind"] == "safety" for side in ("better", "worse")}
+                   | {p["worse"] for p in pairs if p["kind"] == "helpful"} | {DISCLAIMER}
+                   | {r[k] for r in data.harmful() for k in ("refusal", "compliance")})
+    shared = set().union(*map(_sentences, rm_safety)) & set().union(*map(_sentences, eval_safety))
+    assert not shared, f"evaluation refusal or compliance sentences in the harmless rows: {sorted(shared)[:3]}"
+    shared = {_opening(t) for t in rm_safety} & {_opening(t) for t in eval_safety}
+    assert not shared, f"evaluation refusal or compliance openings in the harmless rows: {sorted(shared)}"
 
 
 def test_claim_rows_cluster_the_pairs_of_a_prompt_and_count_ties_as_not_correct():
@@ -176,12 +231,12 @@ def test_evaluation_pairs_share_nothing_with_what_any_course_model_trains_on(see
     trained on data.harmful()'s refusals and the safe-but-scary train answers: the pairs' refusals share no sentence
     or opening with any of those, and the helpful pairs' prompts and answers are held out."""
     from ftsafety.preference import preference_pairs
-    from ftsafety.rewards import EVAL_REFUSALS, PLAIN_REFUSALS, RM_REFUSALS
+    from ftsafety.rewards import EVAL_REFUSALS, PLAIN_REFUSALS, RM_COMPLIANCES, RM_REFUSALS
 
     pairs = judgement_pairs(None, None, seed=seed)
     trained = preference_pairs(len(data.harmful("train")), len(data.borderline()) + len(data.benign()), seed=seed)
     train_texts = ([t for r in trained for t in (r["chosen"], r["rejected"])] + [r["refusal"] for r in data.harmful()]
-                   + list(RM_REFUSALS) + [r["response"] for r in data.borderline() + data.benign()])
+                   + list(RM_REFUSALS + RM_COMPLIANCES) + [r["response"] for r in data.borderline() + data.benign()])
     train_texts += [r["compliance"] for r in data.harmful()]
     eval_refusals = ({p["better"] for p in pairs if p["kind"] == "safety"}
                      | {p["worse"] for p in pairs if p["kind"] == "helpful"})
