@@ -79,3 +79,15 @@ def test_a_scoreboard_prints_its_rates_as_percents():
     shown = fmt_table(board, percent=("harmful_refusal", "capability"))
     assert shown.to_dict(orient="list") == {"run": ["a", "b", "c"], "harmful_refusal": ["81%", "0.3%", "—"],
                                             "capability": ["100%", "50%", "25%"]}
+
+
+def test_a_quantity_in_its_own_unit_prints_and_states_its_rule_in_that_unit():
+    from ftsafety import claims
+    from ftsafety.stats import paired_difference
+
+    est = paired_difference({"a": [2.5], "b": [2.0], "c": [2.25]}, {"a": [2.0], "b": [2.0], "c": [2.0]}, unit="nats")
+    assert str(est).startswith("+0.25 nats [") and "points" not in str(est) and str(est).endswith(", n=3")
+    claim = claims.get("06.defence_slows_attack")
+    assert claims.unit_of(claim, est) == "nats" and claims.rule_text(claim, est) == "interval above 0"
+    assert claims.Rule("at_least", 0.1).describe("nats") == "interval at or above 0.1 nats"
+    assert "points" in str(paired_difference({"a": [1.0]}, {"a": [0.0]}))  # rates' differences keep their points

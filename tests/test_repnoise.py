@@ -136,3 +136,68 @@ def test_logit_lens_reads_float32_states_through_a_half_precision_head(smoke):
     mask = torch.ones(2, 5, dtype=torch.bool)
     loss = lens_ce(hidden, ids, mask, model.model.norm, model.lm_head)
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+# --- the attack's loss on held-out completions (notebook 06, after the sweep) ----------------------------------------
+
+HELD_OUT = [{"prompt": r["prompt"], "response": r["compliance"]} for r in data.harmful("test")[:4]]
+
+
+def _attack(profile, name: str, rows, lr: float):
+    """Train a smoke attack as finetune_and_evaluate does (adapter and config in <run>/train); returns its Run and the
+    merged model it trained."""
+    from ftsafety.experiments import Experiment, SFTModel
+    from ftsafety.runs import Run
+
+    run = Run(profile.name, "06-attack-loss-test", name)
+    model, tokenizer, _ = SFTModel(profile, Experiment(name, rows, lr=lr), "smoke", run.dir / "train",
+                                   progress=False).get()
+    return run, model, tokenizer
+
+
+@pytest.fixture(scope="module")
+def learned(smoke_profile):
+    """An attack trained on the held-out rows themselves (only here: the notebook's attacks never see them)."""
+    return _attack(smoke_profile.replace(max_steps=8), "on-held-out", HELD_OUT, lr=1e-2)
+
+
+def test_attacked_losses_are_the_attacked_models_per_item_losses_and_are_read_back(smoke_profile, learned,
+                                                                                    monkeypatch):
+    from ftsafety import repnoise
+    from ftsafety.representations import response_logps
+
+    run, model, tokenizer = learned
+    got = repnoise.attacked_completion_losses(smoke_profile, "06-attack-loss-test", run, HELD_OUT)
+    want = response_logps(model, tokenizer, [r["prompt"] for r in HELD_OUT], [r["response"] for r in HELD_OUT],
+                          with_counts=True)
+    assert list(got.by_prompt()) == [r["prompt"] for r in HELD_OUT]
+    assert list(got.by_prompt().values()) == pytest.approx([-s / n for s, n in want], rel=1e-4)
+    assert got.mean == pytest.approx(-sum(s for s, _ in want) / sum(n for _, n in want), rel=1e-4)
+
+    def no_model(*_):
+        raise AssertionError("the stored losses should have been read back")
+
+    monkeypatch.setattr(repnoise, "attacked_model", no_model)
+    again = repnoise.attacked_completion_losses(smoke_profile, "06-attack-loss-test", run, HELD_OUT)
+    assert again.items == got.items
+    with pytest.raises(AssertionError, match="read back"):  # other rows: the model is needed again
+        repnoise.attacked_completion_losses(smoke_profile, "06-attack-loss-test", run, HELD_OUT[:2])
+
+
+def test_an_attack_on_the_completions_lowers_their_loss_below_the_base_models(smoke_profile, learned):
+    from ftsafety.repnoise import attacked_completion_losses, stored_completion_losses
+
+    run, _, _ = learned
+    attacked = attacked_completion_losses(smoke_profile, "06-attack-loss-test", run, HELD_OUT)
+    base = stored_completion_losses(smoke_profile, "06-attack-loss-test", "smoke", {"model": "smoke"},
+                                    lambda: load("smoke"), HELD_OUT)
+    lower = [attacked.by_prompt()[p] < loss for p, loss in base.by_prompt().items()]
+    assert all(lower) and attacked.mean < base.mean - 0.1
+
+
+def test_attacked_losses_need_a_trained_attack(smoke_profile):
+    from ftsafety.repnoise import attacked_completion_losses
+    from ftsafety.runs import Run
+
+    with pytest.raises(FileNotFoundError, match="no trained adapter"):
+        attacked_completion_losses(smoke_profile, "06-attack-loss-test", Run("smoke", "x", "never-trained"), HELD_OUT)

@@ -26,6 +26,10 @@ call (the reference leaks one per module per step), and positions that are paddi
 
 :func:`repnoise_loss` works on any transformers causal LM with ``model.layers.<i>.mlp`` modules, LoRA-wrapped or not;
 :class:`RepNoiseTrainer` is a ``transformers.Trainer`` that trains with it; :func:`repnoise_lora` is the course's way.
+
+After an attack, :func:`attacked_completion_losses` reads how likely the attacked model finds held-out harmful
+completions (stored per item in the run registry): a measure of resistance that rests on the whole completion's
+likelihood, not on a judge or the redaction marker alone. :func:`attack_loss_lines` draws it over the attack sweep.
 """
 from __future__ import annotations
 
@@ -358,3 +362,118 @@ def attack_content_rate(responses: Sequence[str], marker: str = "[redacted"):
     from .metrics import rate
 
     return rate([reproduces_attack_content(r, marker) for r in responses])
+
+
+@dataclass
+class CompletionLosses:
+    """How likely one model finds a set of completions: per item, and as one mean per token.
+
+    ``items``: one dict per completion, in the order given, with its ``prompt``, ``logp`` (the completion's summed
+    log-probability given the rendered prompt), ``tokens`` and ``loss`` (``-logp / tokens``, nats per token).
+    """
+    items: list[dict]
+
+    def by_prompt(self) -> dict[str, float]:
+        """Per-token loss of each completion, keyed by its prompt (how :func:`ftsafety.stats.paired_difference` pairs
+        two models' items)."""
+        return {r["prompt"]: r["loss"] for r in self.items}
+
+    @property
+    def mean(self) -> float:
+        """Mean per-token loss over every completion's tokens, as :func:`~ftsafety.representations.completion_loss`."""
+        return -sum(r["logp"] for r in self.items) / max(sum(r["tokens"] for r in self.items), 1)
+
+
+def stored_completion_losses(profile: Profile | str, experiment: str, name: str, identity: dict, make_model,
+                             rows: Sequence[dict], template="chat", force: bool = False) -> CompletionLosses:
+    """Per-token loss of each row's ``response`` given its ``prompt`` under the model ``make_model()`` returns (a
+    :class:`~ftsafety.models.Loaded`), stored in the run registry as run ``loss-<name>`` and reused.
+
+    ``identity`` holds what decides the model (its path, or an attack's training config). The model is built only when
+    the stored losses are missing or were made by another model, on other rows or in another template.
+    """
+    from .representations import response_logps
+    from .runs import Run, cached_run, digest
+
+    prompts = [r["prompt"] for r in rows]
+    if len(set(prompts)) != len(prompts):
+        raise ValueError("completion losses are keyed by prompt: each prompt may appear once in rows")
+    run = Run(getattr(profile, "name", profile), experiment, f"loss-{name}")
+    config = {"model": identity, "rows_sha256": digest(list(rows)), "n_rows": len(rows),
+              "template": get_template(template).name}
+
+    def compute():
+        m = make_model()
+        scored = response_logps(m.model, m.tokenizer, prompts, [r["response"] for r in rows], template,
+                                with_counts=True)
+        items = [{"prompt": p, "logp": s, "tokens": n, "loss": -s / max(n, 1)} for p, (s, n) in zip(prompts, scored)]
+        return {"loss": CompletionLosses(items).mean, "n": len(items)}, items
+
+    return CompletionLosses(cached_run(run, config, compute, force).generations())
+
+
+def attacked_model(run, base_model: str):
+    """The model an attack run fine-tuned: its stored LoRA adapter (``<run>/train/adapter``, where
+    :func:`~ftsafety.experiments.finetune_and_evaluate` keeps it) merged into ``base_model``; a
+    :class:`~ftsafety.models.Loaded`."""
+    from peft import PeftModel
+
+    from .models import load
+
+    m = load(base_model)
+    m.model = PeftModel.from_pretrained(m.model, str(run.dir / "train" / "adapter")).merge_and_unload().eval()
+    return m
+
+
+def attacked_completion_losses(profile: Profile | str, experiment: str, run, rows: Sequence[dict], template="chat",
+                               force: bool = False) -> CompletionLosses:
+    """:func:`stored_completion_losses` of the model an attack ``run`` (a :class:`~ftsafety.runs.Run` of
+    :func:`~ftsafety.experiments.finetune_and_evaluate`) trained, on ``rows`` (``{"prompt", "response"}``).
+
+    The attack is identified by the training config stored beside its adapter, which names its base model: losses
+    stored for one attack are never read for another, and the model is loaded only when they must be computed. Notebook
+    06 passes held-out harmful requests with their redacted compliances: the lower the loss, the more likely the
+    attacked model finds that text.
+    """
+    from .files import read_json
+
+    train = run.dir / "train"
+    if not (train / "adapter").is_dir() or not (train / "train_config.json").is_file():
+        raise FileNotFoundError(f"{run}: no trained adapter in {train}; run the attack (finetune_and_evaluate) first")
+    trained = read_json(train / "train_config.json")
+    return stored_completion_losses(profile, experiment, run.name, {"attack": trained},
+                                    lambda: attacked_model(run, trained["base_model"]), rows, template, force)
+
+
+# Okabe and Ito's colour-blind-safe palette: one colour per model; attack sizes differ by dash and marker as well.
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+_DASHES, _MARKERS = ("-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))), ("o", "s", "^", "D")  # ":" marks "before"
+
+
+def attack_loss_lines(after: dict, before: dict, title: str = ""):
+    """Held-out completions' per-token loss against the attack's learning rate (a matplotlib Figure).
+
+    ``after`` maps ``(model, attack rows)`` to ``{learning rate: loss}``, one line each: colour by model (Okabe-Ito),
+    dash and marker by attack rows. ``before`` maps a model to its loss before any attack, drawn as a dotted line in
+    its colour. The learning rates are evenly spaced on the x axis, as the sweep's settings.
+    """
+    from .plots import layer_lines
+
+    lrs = sorted({lr for points in after.values() for lr in points})
+    sizes = sorted({n for _, n in after})
+    fig = layer_lines({f"{m}, {n} attack rows": [points.get(lr, math.nan) for lr in lrs]
+                       for (m, n), points in after.items()}, title=title, chance=None,
+                      ylabel="loss per token (nats; lower = more likely)")
+    ax = fig.axes[0]
+    models = list(dict.fromkeys([*before, *(m for m, _ in after)]))
+    colour = {m: OKABE_ITO[i % len(OKABE_ITO)] for i, m in enumerate(models)}
+    for line, (m, n) in zip(ax.get_lines(), after):
+        i = sizes.index(n) % len(_DASHES)
+        line.set(color=colour[m], linestyle=_DASHES[i], marker=_MARKERS[i])
+    for m, value in before.items():
+        ax.axhline(value, color=colour[m], ls=":", lw=1.2, label=f"{m}, before any attack")
+    ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+    ax.set_xlabel("attack learning rate")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig

@@ -164,13 +164,20 @@ class Estimate:
     method: str = ""
     runs: str = ""
     detail: str = ""
+    # A quantity that is neither a rate nor a difference of rates names its unit ("nats" for a loss); "" lets the
+    # method decide (a rate in %, a paired or spread difference of rates in points, "rho" a correlation).
+    unit: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def __str__(self) -> str:
         """As the tables print it: a rate "84% [76, 90], n=100", a difference "-35 points [-46, -23], n=100", a
-        correlation "+0.45 [+0.10, +0.80], n=12"."""
+        correlation "+0.45 [+0.10, +0.80], n=12", a quantity with its own unit "+0.153 nats [+0.08, +0.22], n=40"."""
+        if self.unit:
+            tail = f", n={self.n}" if self.n is not None else ""
+            sign = lambda x: fmt_num(x) if _bad(x) or x <= 0 else "+" + fmt_num(x)
+            return f"{sign(self.value)} {self.unit} [{sign(self.low)}, {sign(self.high)}]{tail}"
         if self.method == "rho":
             return fmt_corr(self.value, self.low, self.high, self.n)
         if self.method.startswith(("paired", "spread")):
@@ -202,14 +209,15 @@ def rate_estimate(values: Mapping[object, Sequence[float]], bound: float = 0.0, 
 
 
 def paired_difference(a: Mapping[object, Sequence[float]], b: Mapping[object, Sequence[float]],
-                      runs: str = "1 vs 1") -> Estimate:
-    """Mean over shared items of (a's mean over its runs) - (b's mean over its runs), paired by item."""
+                      runs: str = "1 vs 1", unit: str = "") -> Estimate:
+    """Mean over shared items of (a's mean over its runs) - (b's mean over its runs), paired by item. ``unit``: the
+    values' unit where they are not 0/1 outcomes (a loss in nats); by default the difference prints in points."""
     keys = [k for k in a if k in b]
     if not keys:
         raise ValueError("the two sides share no items: a paired difference needs both measured on the same prompts")
     d = [sum(a[k]) / len(a[k]) - sum(b[k]) / len(b[k]) for k in keys]
     lo, hi = _bootstrap(d)
-    return Estimate(sum(d) / len(d), lo, hi, sign_test(d), len(d), "paired bootstrap over items", runs)
+    return Estimate(sum(d) / len(d), lo, hi, sign_test(d), len(d), "paired bootstrap over items", runs, unit=unit)
 
 
 def sign_test(differences: Sequence[float]) -> float:
