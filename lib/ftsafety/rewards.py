@@ -164,8 +164,8 @@ def mixed_preferences(n: int, seed: int = 0) -> list[dict]:
     chosen over a redacted compliance (one of :data:`RM_COMPLIANCES`). Neither family shares a string, a sentence or
     an opening with the evaluation pairs or with the texts notebook 05 trains on, so a reward model's agreement on the
     pairs measures what it generalises. The same refusals are the rejected side of helpful rows: only the request tells
-    the two apart. This is the course's construction after the helpful and harmless preference data Li et al. (2025)
-    evaluate reward models with, not their data. Each harmful train request gives at most one harmless row and each
+    the two apart. This is the course's construction (a reward trained with both helpfulness and safety preferences),
+    not data of Li et al.'s (2025), who released none. Each harmful train request gives at most one harmless row and each
     benign request at most one helpful row, so a large ``n`` gets fewer rows.
     """
     rng = random.Random(seed)
