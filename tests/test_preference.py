@@ -92,3 +92,21 @@ def test_start_pairs_are_stored_per_name_and_reused(smoke_profile):
     (base / "pairs" / "pairs.json").write_text((base / "pairs" / "pairs.json").read_text().replace(
         small[0]["chosen"], "stored chosen"))
     assert start_pairs(smoke_profile, "pairs-test", "smoke", 2, 2, samples=0, progress=False)[0]["chosen"] == "stored chosen"
+
+
+def test_sft_warmup_trains_on_the_chosen_answers_once_and_reuses_the_merged_model(smoke_profile, monkeypatch):
+    import torch
+
+    import ftsafety.training as training
+    from ftsafety.preference import sft_warmup
+
+    seen = []
+    real = training.sft_lora
+    monkeypatch.setattr(training, "sft_lora", lambda m, tok, rows, *a, **k: seen.append(rows) or real(m, tok, rows, *a, **k))
+    pairs = preference_pairs(2, 2)
+    path = sft_warmup(smoke_profile, "warmup-test", pairs, "smoke", lr=1e-2, progress=False)
+    assert [r["response"] for r in seen[0]] == [p["chosen"] for p in pairs]  # the chosen side, never the rejected
+    warmed, base = load(path).model, load("smoke").model
+    assert any(not torch.equal(a, b) for a, b in zip(warmed.state_dict().values(), base.state_dict().values()))
+    assert sft_warmup(smoke_profile, "warmup-test", pairs, "smoke", lr=1e-2, progress=False) == path and len(seen) == 1
+    assert sft_warmup(smoke_profile, "warmup-test", pairs[:3], "smoke", lr=1e-2, progress=False) != path  # new rows

@@ -209,7 +209,7 @@ def _gen(label, count, tokens):
     return {"label": label, "count": count, "tokens": tokens}
 
 
-# What each notebook trains and generates, counted from notebooks/0*.ipynb (their default parameters) on 2026-11-30,
+# What each notebook trains and generates, counted from notebooks/0*.ipynb (their default parameters) on 2026-12-01,
 # in terms of the profile (w.p), its seeds and fine-tuning rows, and the evaluation sizes (see _Workload). Generation
 # sizes: w.standard = the standard sets (held-out harmful and over-refusal prompts x max_new_tokens, capability probes x
 # capability_max_new_tokens); w.harmful, w.harmful_math (plus maths-framed harm), w.safety (harmful + over-refusal),
@@ -276,12 +276,14 @@ NOTEBOOK_WORKLOAD: dict[str, dict] = {
         # 13 = the methods TRL offered on 2026-11-30 (available_methods); a pair is two sequences, each a forward and
         # backward of the policy and a forward of the reference: (6 + 2) / 6 x 2 = 8/3 SFT rows.
         "finetunes": [_ft("13 preference methods, up to 72 pairs (40 safety + 32 helpful), 1 epoch", 13, 72, 1,
-                          8 / 3)],
+                          8 / 3),
+                      _ft("headline designs: an SFT warm-up on the chosen answers", 1, 72, lambda w: w.epochs),
+                      _ft("headline designs: DPO after the warm-up, and DPO at 5 x LR", 2, 72, 1, 8 / 3)],
         "evaluations": [
             _gen("sampling 4 answers to 72 prompts for the start model's bad answers", 1,
                  lambda w: 4 * 72 * w.p.max_new_tokens),
-            _gen("each method: standard sets", 13, lambda w: w.standard),
-            _gen("each method and the start model: arithmetic", 14, lambda w: w.task),
+            _gen("each method, the warm-up and the two designs: standard sets", 16, lambda w: w.standard),
+            _gen("each method, the two designs and the start model: arithmetic", 16, lambda w: w.task),
         ],
     },
     "06_repnoise": {

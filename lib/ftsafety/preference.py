@@ -386,3 +386,34 @@ def optimise_and_evaluate(
     config = {**config, "sets": list(sets), **eval_config(profile, "chat", judge, sets),
               "task": [task.task, task.digest()] if task else None}
     return evaluate_trained(trained, run, config, profile, "chat", judge, sets, task, force, progress)
+
+
+def sft_warmup(profile: Profile, experiment: str, pairs: Sequence[dict], base_model: str, lr: float | None = None,
+               epochs: float | None = None, seed: int = 0, force: bool = False, progress: bool = True) -> str:
+    """Path of ``base_model`` after supervised fine-tuning on the pairs' *chosen* answers (a LoRA adapter, merged and
+    saved): the first stage of an SFT-then-preference pipeline, the course's design for notebook 05's headline. A
+    preference run started from this path uses it as its own reference, as such pipelines do.
+
+    Stored under ``runs/<profile>/<experiment>/sft-warmup/model-<recipe digest>`` and reused while the recipe (base,
+    rows, learning rate, epochs, seed, LoRA) holds; the profile's learning rate and epochs by default.
+    """
+    from .models import load
+    from .runs import Run, cached_model, digest
+    from .training import lora_identity, merge, save_model, sft_lora
+
+    rows = [{"prompt": p["prompt"], "response": p["chosen"]} for p in pairs]
+    recipe = {"base_model": base_model, "data_sha256": digest(rows), "n_rows": len(rows),
+              "lr": lr if lr is not None else profile.lr, "epochs": epochs if epochs is not None else profile.epochs,
+              "seed": seed, "lora": lora_identity(profile), "max_steps": profile.max_steps, "template": "chat"}
+    root = Run(profile.name, experiment, "sft-warmup").dir
+
+    def build(target):
+        base = load(base_model, for_training=True)
+        # checkpoints go to a sibling work folder, so an interrupted warm-up resumes; the merged model is the target
+        result = sft_lora(base.model, base.tokenizer, rows, profile, target.parent / f"{target.name}-train",
+                          resume=not force, template="chat", lr=recipe["lr"], epochs=recipe["epochs"], seed=seed,
+                          progress=progress)
+        save_model(merge(result), base.tokenizer, target)
+        write_json(target / "train_summary.json", result.summary() | {"loss_history": result.loss_history})
+
+    return cached_model(root, recipe, build, force)
