@@ -586,7 +586,7 @@ CHANGELOG: tuple[dict, ...] = (
      "why": "The helpfulness-only reward model was trained to reject refusals, so it could not test what Li et al. "
             "ask, whether a safety-aware reward model agrees with safety preferences (issue 26, item 12). The claim "
             "now reads one more scorer, by a project that had seen its earlier runs, so marked."},
-    {"key": "05-designs", "version": 4, "date": "2026-12-01", "commit": "",
+    {"key": "05-designs", "version": 4, "date": "2026-12-01", "commit": "d12d5c4",
      "after_data": False, "claims": ("05.warmup_then_dpo_above_warmup", "05.higher_lr_above_start"),
      "change": "Two designs for notebook 05's headline (preference optimisation raises refusal), declared before their "
                "runs: (a) an SFT warm-up (LoRA, the profile's epochs and learning rate, merged) on the pairs' chosen "
