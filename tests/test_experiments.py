@@ -90,3 +90,6 @@ def test_an_experiments_batch_size_is_trained_with_and_is_part_of_its_identity(s
     assert seen == [(smoke_profile.train_batch_size, smoke_profile.grad_accum), (2, 1)]
     with pytest.raises(ValueError, match="batch_size must be a positive"):
         experiments.training_profile(smoke_profile, Experiment("b", ROWS, batch_size=0))
+    # a batch larger than the profile's per-device batch is reached by accumulation, never by more memory
+    big = experiments.training_profile(smoke_profile.replace(train_batch_size=10), Experiment("b", ROWS, batch_size=16))
+    assert (big.train_batch_size, big.grad_accum) == (8, 2)

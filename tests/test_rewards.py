@@ -257,3 +257,17 @@ def test_evaluation_pairs_share_nothing_with_what_any_course_model_trains_on(see
     from ftsafety.judges import KeywordJudge
     assert all(KeywordJudge().matched(t) for t in EVAL_REFUSALS)
     assert not any(KeywordJudge().matched(t) for t in PLAIN_REFUSALS)
+
+
+def test_score_pairs_scores_each_distinct_response_once():
+    calls = []
+
+    def scorer(prompts, responses):
+        calls.extend(zip(prompts, responses))
+        return [float(len(r)) for r in responses]
+
+    pairs = judgement_pairs(3, 2)
+    scored = score_pairs(scorer, pairs)
+    assert len(calls) == len(set(calls)) < 2 * len(pairs)  # the four styles of a request share their responses
+    assert all(s["better_score"] == len(s["better"]) and s["worse_score"] == len(s["worse"]) for s in scored)
+    assert [s["agrees"] for s in scored] == [len(s["better"]) > len(s["worse"]) for s in scored]

@@ -232,7 +232,7 @@ NOTEBOOK_WORKLOAD: dict[str, dict] = {
                 lambda w: (w.explicit + w.n) / 2, lambda w: w.epochs),
             _ft("2 learning rates and 2 batch sizes, one at a time, on the plain set, first seed", 4,
                 lambda w: w.benign, lambda w: w.epochs),
-            _ft("Qi et al.'s regime, scaled: the whole filtered benign set (227 rows), 1 epoch", 1, 227, 1),
+            _ft("one epoch over the whole filtered benign set (227 rows), batch 2", 1, 227, 1),
         ],
         "evaluations": [
             _gen("8 fine-tunes per seed, the 4 grid runs and the regime run: standard sets", lambda w: 8 * w.seeds + 5,

@@ -40,8 +40,8 @@ class Experiment:
     eval_template: str | None = None  # default: the training template
     lr: float | None = None
     epochs: float | None = None
-    # Rows per optimiser step; None: the profile's (train_batch_size x grad_accum). Set, it is the per-device batch
-    # with no accumulation (Qi et al. 2023, §4.4, vary it: smaller batches, more and noisier steps).
+    # Rows per optimiser step; None: the profile's (train_batch_size x grad_accum). Qi et al. 2023, §4.4, vary it:
+    # smaller batches, more and noisier steps.
     batch_size: int | None = None
     seed: int = 0
     # Profile fields changed for the evaluation only, e.g. longer generation budgets for a model trained to open
@@ -64,12 +64,15 @@ def train_config(profile: Profile, exp: Experiment, base_model: str) -> dict:
 
 
 def training_profile(profile: Profile, exp: Experiment) -> Profile:
-    """The profile an experiment trains with: ``exp.batch_size``, when set, as the batch with no accumulation."""
+    """The profile an experiment trains with: ``exp.batch_size``, when set, as rows per optimiser step. The per-device
+    batch never grows past the profile's (the largest divisor of the batch size that fits it, the rest by gradient
+    accumulation), so a larger batch costs steps, not memory."""
     if exp.batch_size is None:
         return profile
     if exp.batch_size < 1:
         raise ValueError(f"experiment {exp.name!r}: batch_size must be a positive number of rows, not {exp.batch_size}")
-    return profile.replace(train_batch_size=exp.batch_size, grad_accum=1)
+    per_device = max(d for d in range(1, min(exp.batch_size, profile.train_batch_size) + 1) if exp.batch_size % d == 0)
+    return profile.replace(train_batch_size=per_device, grad_accum=exp.batch_size // per_device)
 
 
 class SFTModel(TrainedModel):

@@ -11,7 +11,7 @@ Three kinds of safety data, at equal counts, made of the same harmful requests a
   setup, below the SQL schema, as the review to label) and then wrapped in the prompting strategy as above
   (:func:`task_mimicking_row`, one row). Eiras et al. (2024, Table 2, "Paraphrase") mix in safety examples that mimic
   both the task format and the prompting style of the user data; these rows are the course's rule-based stand-in for
-  them (Eiras et al.'s are rewritten by a model, these by fixed templates).
+  them (Eiras et al. rewrite each example to fit the user data; these rows come from fixed templates).
 
 Requests come from the harmful *train* split only, so evaluation stays on prompts no training saw.
 """

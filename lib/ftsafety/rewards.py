@@ -434,12 +434,16 @@ class JudgeScorer:
 
 
 def score_pairs(scorer, pairs: Sequence[dict]) -> list[dict]:
-    """``pairs`` with ``better_score``, ``worse_score`` and ``agrees`` (better strictly above worse) added."""
-    prompts = [p["prompt"] for p in pairs]
-    scores = scorer(prompts + prompts, [p["better"] for p in pairs] + [p["worse"] for p in pairs])
-    n = len(pairs)
-    return [p | {"better_score": scores[i], "worse_score": scores[n + i], "agrees": scores[i] > scores[n + i]}
-            for i, p in enumerate(pairs)]
+    """``pairs`` with ``better_score``, ``worse_score`` and ``agrees`` (better strictly above worse) added.
+
+    Each distinct (prompt, response) is scored once: pairs of one prompt share responses (notebook 07's four styles per
+    harmful request use two refusals and two compliances), so its 290 pairs hold 340 distinct responses, not 580.
+    """
+    wanted = [(p["prompt"], p["better"]) for p in pairs] + [(p["prompt"], p["worse"]) for p in pairs]
+    unique = list(dict.fromkeys(wanted))
+    score_of = dict(zip(unique, scorer([q for q, _ in unique], [r for _, r in unique])))
+    return [p | {"better_score": score_of[p["prompt"], p["better"]], "worse_score": score_of[p["prompt"], p["worse"]],
+                 "agrees": score_of[p["prompt"], p["better"]] > score_of[p["prompt"], p["worse"]]} for p in pairs]
 
 
 def stored_scores(profile: Profile | str, experiment: str, name: str, identity: dict, make_scorer,

@@ -221,6 +221,9 @@ def save_widget_state(prefix: str | None = None) -> "os.PathLike":
             settings = json.loads(path.read_text() or "{}")
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not valid JSON ({err}); fix or remove it, then run `make lab` again") from None
+        if not isinstance(settings, dict) or not isinstance(settings.get(WIDGET_MANAGER_PLUGIN, {}), dict):
+            raise ValueError(f"{path}: expected a JSON object of settings per plugin; fix or remove it, then run `make lab` "
+                             "again")
     settings.setdefault(WIDGET_MANAGER_PLUGIN, {})["saveState"] = True
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
