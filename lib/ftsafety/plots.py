@@ -1,6 +1,7 @@
 """Plots for the notebooks; each function returns a matplotlib Figure (display it, or ``fig.savefig(path)``)."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from .metrics import Rate
@@ -276,5 +277,37 @@ def grouped_scatter(board, x: str, y: str, group: str = "notebook", title: str =
     ax.set_ylabel(ylabel or y)
     ax.set_title(title)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig
+
+
+# Okabe and Ito's colour-blind-safe palette: one colour per model; attack sizes differ by dash and marker as well.
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+_DASHES, _MARKERS = ("-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))), ("o", "s", "^", "D")  # ":" marks "before"
+
+
+def attack_loss_lines(after: dict, before: dict, title: str = ""):
+    """Held-out completions' per-token loss against the attack's learning rate (a matplotlib Figure).
+
+    ``after`` maps ``(model, attack rows)`` to ``{learning rate: loss}``, one line each: colour by model (Okabe-Ito),
+    dash and marker by attack rows. ``before`` maps a model to its loss before any attack, drawn as a dotted line in
+    its colour. The learning rates are evenly spaced on the x axis, as the sweep's settings.
+    """
+    lrs = sorted({lr for points in after.values() for lr in points})
+    sizes = sorted({n for _, n in after})
+    fig = layer_lines({f"{m}, {n} attack rows": [points.get(lr, math.nan) for lr in lrs]
+                       for (m, n), points in after.items()}, title=title, chance=None,
+                      ylabel="loss per token (nats; lower = more likely)")
+    ax = fig.axes[0]
+    models = list(dict.fromkeys([*before, *(m for m, _ in after)]))
+    colour = {m: OKABE_ITO[i % len(OKABE_ITO)] for i, m in enumerate(models)}
+    for line, (m, n) in zip(ax.get_lines(), after):
+        i = sizes.index(n) % len(_DASHES)
+        line.set(color=colour[m], linestyle=_DASHES[i], marker=_MARKERS[i])
+    for m, value in before.items():
+        ax.axhline(value, color=colour[m], ls=":", lw=1.2, label=f"{m}, before any attack")
+    ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+    ax.set_xlabel("attack learning rate")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
     return fig

@@ -29,7 +29,7 @@ call (the reference leaks one per module per step), and positions that are paddi
 
 After an attack, :func:`attacked_completion_losses` reads how likely the attacked model finds held-out harmful
 completions (stored per item in the run registry): a measure of resistance that rests on the whole completion's
-likelihood, not on a judge or the redaction marker alone. :func:`attack_loss_lines` draws it over the attack sweep.
+likelihood, not on a judge or the redaction marker alone. :func:`ftsafety.plots.attack_loss_lines` draws it over the attack sweep.
 """
 from __future__ import annotations
 
@@ -443,37 +443,3 @@ def attacked_completion_losses(profile: Profile | str, experiment: str, run, row
     trained = read_json(train / "train_config.json")
     return stored_completion_losses(profile, experiment, run.name, {"attack": trained},
                                     lambda: attacked_model(run, trained["base_model"]), rows, template, force)
-
-
-# Okabe and Ito's colour-blind-safe palette: one colour per model; attack sizes differ by dash and marker as well.
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
-_DASHES, _MARKERS = ("-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))), ("o", "s", "^", "D")  # ":" marks "before"
-
-
-def attack_loss_lines(after: dict, before: dict, title: str = ""):
-    """Held-out completions' per-token loss against the attack's learning rate (a matplotlib Figure).
-
-    ``after`` maps ``(model, attack rows)`` to ``{learning rate: loss}``, one line each: colour by model (Okabe-Ito),
-    dash and marker by attack rows. ``before`` maps a model to its loss before any attack, drawn as a dotted line in
-    its colour. The learning rates are evenly spaced on the x axis, as the sweep's settings.
-    """
-    from .plots import layer_lines
-
-    lrs = sorted({lr for points in after.values() for lr in points})
-    sizes = sorted({n for _, n in after})
-    fig = layer_lines({f"{m}, {n} attack rows": [points.get(lr, math.nan) for lr in lrs]
-                       for (m, n), points in after.items()}, title=title, chance=None,
-                      ylabel="loss per token (nats; lower = more likely)")
-    ax = fig.axes[0]
-    models = list(dict.fromkeys([*before, *(m for m, _ in after)]))
-    colour = {m: OKABE_ITO[i % len(OKABE_ITO)] for i, m in enumerate(models)}
-    for line, (m, n) in zip(ax.get_lines(), after):
-        i = sizes.index(n) % len(_DASHES)
-        line.set(color=colour[m], linestyle=_DASHES[i], marker=_MARKERS[i])
-    for m, value in before.items():
-        ax.axhline(value, color=colour[m], ls=":", lw=1.2, label=f"{m}, before any attack")
-    ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
-    ax.set_xlabel("attack learning rate")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
-    fig.tight_layout()
-    return fig
