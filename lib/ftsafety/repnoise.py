@@ -29,7 +29,8 @@ call (the reference leaks one per module per step), and positions that are paddi
 
 After an attack, :func:`attacked_completion_losses` reads how likely the attacked model finds held-out harmful
 completions (stored per item in the run registry): a measure of resistance that rests on the whole completion's
-likelihood, not on a judge or the redaction marker alone. :func:`ftsafety.plots.attack_loss_lines` draws it over the attack sweep.
+likelihood, not on a judge or the redaction marker alone. :func:`ftsafety.plots.attack_loss_lines` draws it over the
+attack sweep.
 """
 from __future__ import annotations
 
