@@ -417,12 +417,11 @@ def attacked_model(run, base_model: str):
     """The model an attack run fine-tuned: its stored LoRA adapter (``<run>/train/adapter``, where
     :func:`~ftsafety.experiments.finetune_and_evaluate` keeps it) merged into ``base_model``; a
     :class:`~ftsafety.models.Loaded`."""
-    from peft import PeftModel
-
     from .models import load
+    from .training import merged_adapter
 
     m = load(base_model)
-    m.model = PeftModel.from_pretrained(m.model, str(run.dir / "train" / "adapter")).merge_and_unload().eval()
+    m.model = merged_adapter(m.model, run.dir / "train" / "adapter").eval()
     return m
 
 

@@ -531,9 +531,7 @@ class TrainedModel:
         base = load(self.base_model, for_training=True)
         summary = self._stored_summary()
         if summary is not None:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(base.model, str(self.train_dir / "adapter")).merge_and_unload()
+            model = merged_adapter(base.model, self.train_dir / "adapter")
         else:
             (self.train_dir / "train_config.json").unlink(missing_ok=True)  # the adapter is about to change
             result = self.train(base)
@@ -544,6 +542,14 @@ class TrainedModel:
         base.tokenizer.padding_side = "left"
         self._model = (model, base.tokenizer, summary)
         return self._model
+
+
+def merged_adapter(model, adapter_dir) -> object:
+    """``model`` with the LoRA adapter saved in ``adapter_dir`` folded into its weights (a plain model again): how a
+    stored fine-tune is rebuilt without training it again."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
 
 
 def merge(trained) -> object:
