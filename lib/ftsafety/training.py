@@ -440,7 +440,7 @@ def run_training(trainer, output_dir: str | Path, identity: dict, make_result: C
             raise InputError(f"{output_dir} holds checkpoints that ftsafety did not write (there is no "
                              f"{SETTINGS_FILE}); move them elsewhere, or train into another folder")
         try:
-            stored = read_json(settings_path)
+            stored = normal(read_json(settings_path))  # written before paths were stored relative, too
         except CorruptFile:
             stored = None
         if stored != settings:
@@ -503,7 +503,7 @@ class TrainedModel:
             logger.info("%s: training the adapter (%s)", label, why)
             return None
         try:
-            stored_config = read_json(marker)
+            stored_config = normal(read_json(marker))  # written before paths were stored relative, too
             if stored_config != normal(self.config):
                 logger.info("%s: training the adapter again (the stored one was trained with another %s)", label,
                             changed_keys(stored_config, normal(self.config)))
