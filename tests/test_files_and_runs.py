@@ -142,3 +142,33 @@ def test_a_copied_runs_folder_is_reused_and_its_stored_model_paths_load_there(tm
     (old.done_path).write_text(json.dumps({"config_sha256": digest(config(second))}))
     cached_run(old, config(second), compute)
     assert len(calls) == 1
+
+
+def test_a_run_in_half_precision_is_not_read_back_as_the_float32_one(tmp_path, monkeypatch):
+    """The machine's precision is part of a run's and a built model's identity where it is not float32; float32 (a
+    CPU's) adds nothing, so a CPU's stored configs and model folders keep their names."""
+    from ftsafety import models
+    from ftsafety.runs import cached_model
+
+    calls, built = [], []
+
+    def compute():
+        calls.append(1)
+        return {"steps": 1}, []
+
+    def build(target):
+        built.append(target)
+        target.mkdir(parents=True)
+        (target / "config.json").write_text("{}")
+        (target / "model.safetensors").write_bytes(b"x")
+
+    cpu = cached_run(Run("laptop", "exp", "a", root=tmp_path), {"lr": 1e-4}, compute)
+    assert cpu.config() == {"lr": 1e-4}
+    cpu_model = cached_model(tmp_path / "m", {"lr": 1e-4}, build)
+    bf16 = models.Precision("cuda", "bfloat16", True, False, "test")
+    monkeypatch.setattr(models, "precision", lambda *a, **k: bf16)
+    gpu = cached_run(Run("laptop", "exp", "a", root=tmp_path), {"lr": 1e-4}, compute)
+    assert len(calls) == 2 and gpu.config() == {"lr": 1e-4, "precision": "bfloat16"}
+    cached_run(Run("laptop", "exp", "a", root=tmp_path), {"lr": 1e-4}, compute)
+    assert len(calls) == 2
+    assert cached_model(tmp_path / "m", {"lr": 1e-4}, build) != cpu_model and len(built) == 2

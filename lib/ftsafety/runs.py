@@ -137,14 +137,25 @@ class Run:
         return f"Run({self.profile!r}, {self.experiment!r}, {self.name!r})"
 
 
+def with_precision(config: dict) -> dict:
+    """``config`` with the precision models are held in on this machine, where it is not float32: a run computed in
+    bfloat16 on a GPU is another run than the float32 one of a CPU, and is never read back as it (or the other way).
+    float32, every CPU's, adds nothing, so configs stored on a CPU keep their digests."""
+    from .models import precision
+
+    weights = precision().weights
+    return config if weights == "float32" else {**config, "precision": weights}
+
+
 def cached_run(
     run: Run, config: dict, compute: Callable[[], tuple[dict, list[dict]]], force: bool = False
 ) -> Run:
     """Reuse ``run`` if it finished with this ``config``; otherwise call ``compute() -> (metrics, generations)``.
 
-    A stored file that cannot be read back is named in a message, the run's files are moved aside, and the run is
-    recomputed.
+    The config is completed with the machine's precision (:func:`with_precision`). A stored file that cannot be read
+    back is named in a message, the run's files are moved aside, and the run is recomputed.
     """
+    config = with_precision(config)
     label = f"{run.experiment}/{run.name}"
     if not force:
         try:
@@ -235,8 +246,9 @@ def cached_model(root: Path, recipe: dict, build: Callable[[Path], object], forc
 
     The digest in the path makes every run trained or measured on the model name its recipe: a changed recipe gives a
     new path, so stale downstream runs are never reused. Models of other recipes are removed once the new one is saved.
+    The recipe is completed with the machine's precision (:func:`with_precision`).
     """
-    recipe = normal(recipe)
+    recipe = normal(with_precision(recipe))
     target = cached_model_dir(root, recipe)
     if force or not is_saved_model(target):
         logger.info("%s: building %s (%s)", root.name, target.name, "forced" if force else _why_build(root, recipe))
