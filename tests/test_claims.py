@@ -358,3 +358,15 @@ def test_a_results_file_with_a_rate_s_raw_fields_still_prints_readably(tmp_path,
 ])
 def test_a_rule_prints_its_bound_in_the_unit_of_the_measured_column(rule, unit, text):
     assert rule.describe(unit) == text
+
+
+def test_a_claims_history_lists_the_changes_that_touched_it_oldest_first():
+    from ftsafety import claims
+
+    keys = [e["key"] for e in claims.history("00.reference_overrefusal")]
+    assert keys[0] == "reference-recipe" and "overrefusal-wide" in keys
+    assert "overrefusal-wide" not in [e["key"] for e in claims.history("00.reference_refuses")]
+    with pytest.raises(KeyError, match="no claim"):
+        claims.history("00.no_such_claim")
+    versions = [e["version"] for e in claims.CHANGELOG]
+    assert versions == sorted(versions) and versions[-1] == claims.VERSION  # oldest first, as REPRODUCTION.md lists it

@@ -176,7 +176,8 @@ def test_wide_overrefusal_has_no_duplicates_anywhere_in_data():
     assert len(set(wide)) == len(wide), sorted(p for p in set(wide) if wide.count(p) > 1)
     elsewhere = set()
     for path in sorted(data_dir().glob("*.jsonl")):
-        if path.name != "overrefusal_wide.jsonl":
+        # overrefusal_wide_answers.jsonl holds the set's own safe train prompts, with answers (tested below)
+        if path.name not in ("overrefusal_wide.jsonl", "overrefusal_wide_answers.jsonl"):
             rows = read_jsonl(path, required=())
             elsewhere |= {_norm(r["prompt"]) for r in rows if isinstance(r.get("prompt"), str)}
     assert len(elsewhere) > 300  # the other files were read
@@ -218,3 +219,14 @@ def test_wide_overrefusal_train_templates_differ_from_test():
         test = [r["prompt"] for r in rows if r["type"] == t and r["split"] == "test"]
         shared += [p for p in test if _skeleton(p) in train]
     assert not shared, f"test prompts on a train template of their type: {shared}"
+
+
+def test_wide_answers_are_the_wide_sets_safe_train_prompts_only():
+    """The recorded helpful answers belong to safe *train* prompts of the wide set, word for word; no test prompt."""
+    rows = {r["id"]: r for r in data.overrefusal_wide()}
+    answers = data.overrefusal_wide_answers()
+    assert len(answers) >= 100 and len({r["type"] for r in answers}) == 14
+    for r in answers:
+        own = rows[r["id"]]
+        assert (own["prompt"], own["split"], own["label"], own["type"]) == (r["prompt"], "train", "safe", r["type"])
+        assert r["response"].strip()

@@ -34,6 +34,7 @@ def test_hygiene(nb):
 # Sections the laptop profile skips for time; CI switches them on for smoke so that turning one on never breaks a
 # notebook. Each comes with what its results must then show.
 OPTIONAL_SECTIONS = {
+    "00_setup_and_baseline": ({"REFERENCE_DESIGNS": True}, lambda r: len(r["measured"]["designs"]) == 5),
     "04_safety_mixing": ({"MALICIOUS_TASK": "sql", "MALICIOUS_STRATEGY": "aoa", "CONTRAST_STRATEGY": "autoif"},
                          lambda r: "04.mimicking_restores_contrast" in [c["id"] for c in r["claims"]]),
     "05_preference_optimization": ({"BALANCE": [96]}, lambda r: len(r["measured"]["balance"]) == 2),

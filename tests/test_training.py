@@ -190,3 +190,53 @@ def test_the_summary_table_has_one_row_per_run_with_its_rates_and_training():
     assert table.loc["sigmoid", "harmful refusal"] == str(EvalResult(results["sigmoid"].metrics, []).rate("harmful_refusal"))
     assert table.loc["kto", "capability"] == "" and table.loc["kto", "training"] == "12 steps, 2.1 min"
     assert table.loc["sigmoid", "training"] == "12 steps, 34 s"
+
+
+def test_the_reference_learns_help_and_contrast_twins_in_every_type_of_the_wide_set():
+    """The wide set's safe train prompts come with helpful answers; align_n_twin_refusals of them also bring their
+    unsafe twin with a refusal; both cover all 14 types, hold no word that only held-out harmful requests use, and are
+    part of the reference's rows."""
+    from ftsafety import align, data
+    from ftsafety.judges import KeywordJudge
+    from ftsafety.profiles import resolve
+
+    p = resolve("laptop", use_env=False)
+    rows = align.contrast_pairs(p)
+    wide = {r["prompt"]: r for r in data.overrefusal_wide("train")}
+    safe = [r for r in rows if wide[r["prompt"]]["label"] == "safe"]
+    unsafe = [r for r in rows if wide[r["prompt"]]["label"] == "unsafe"]
+    assert 80 <= len(safe) <= min(p.align_n_contrast, len(data.overrefusal_wide_answers()))
+    assert len(unsafe) == p.align_n_twin_refusals > 0
+    safe_ids = {wide[r["prompt"]]["id"] for r in safe}
+    assert all(wide[r["prompt"]]["pair"] in safe_ids for r in unsafe)  # each refused twin's safe side is learned too
+    assert not any(data.heldout_trigger_words(r["prompt"]) for r in rows)  # no word only held-out requests use
+    kw = KeywordJudge()
+    assert not any(kw.matched(r["response"]) for r in safe) and all(kw.matched(r["response"]) for r in unsafe)
+    assert len({wide[r["prompt"]]["type"] for r in safe}) == len({wide[r["prompt"]]["type"] for r in unsafe}) == 14
+    examples = align.alignment_examples(p)
+    assert all(r in examples for r in rows)
+    assert align.contrast_pairs(p.replace(align_n_twin_refusals=0)) == safe
+    assert align.contrast_pairs(p.replace(align_n_contrast=0)) == []
+
+
+def test_reference_designs_differ_in_the_wide_rows_and_keep_their_own_folders(monkeypatch):
+    """The five recipes of notebook 00's section 5b; the profile's own is one of them, and a design built by name goes
+    to a folder of its own, so it never replaces the reference the notebooks read."""
+    from ftsafety import align, runs
+    from ftsafety.profiles import resolve
+
+    p = resolve("laptop", use_env=False)
+    designs = align.designs(p)
+    assert list(designs) == ["no wide-set rows", "help only", "help, one twin in 8 refused",
+                             "help, half the twins refused", "help, every twin refused"]
+    n = p.align_n_contrast
+    assert [d.align_n_twin_refusals for d in designs.values()] == [0, 0, n // 8, n // 2, n]
+    assert len({align.recipe(d)["data_sha256"] for d in designs.values()}) == 5
+    smoke = align.designs(resolve("smoke", use_env=False))
+    assert len({align.recipe(d)["data_sha256"] for d in smoke.values()}) == 5 and align.design_of("smoke")
+    assert align.design_of(p) == "help, one twin in 8 refused"
+    roots = []
+    monkeypatch.setattr(runs, "cached_model", lambda root, want, build, force: roots.append(root) or str(root))
+    align.aligned_reference(designs["help only"], design="help only")
+    align.aligned_reference(p)
+    assert [r.name for r in roots] == ["aligned-reference-help-only", "aligned-reference"]

@@ -33,8 +33,39 @@ def alignment_examples(profile: Profile, seed: int = 0) -> list[dict]:
               for r in data.take(benign, profile.align_n_benign, key="kind")]
     borderline = [{"prompt": r["prompt"], "response": r["response"]} for r in data.borderline()]
     # Helpful answers cut to three sentences: enough to teach "help", at a fraction of the CPU time.
-    rows = harmful + shorten(benign + borderline[: profile.align_n_borderline], 3)
+    rows = harmful + shorten(benign + borderline[: profile.align_n_borderline], 3) + contrast_pairs(profile)
     random.Random(seed).shuffle(rows)
+    return rows
+
+
+def contrast_pairs(profile: Profile) -> list[dict]:
+    """Rows from the wide over-refusal set's train split, spread over its types: ``profile.align_n_contrast`` safe
+    prompts with the model's own helpful answers (cut to three sentences), and for the first
+    ``profile.align_n_twin_refusals`` of them, the unsafe twin (the same form, a harmful ask) with a refusal.
+
+    The course's design against over-refusal: every kind of safe-but-scary prompt gets examples of help, and the
+    twins it also learns show where the line is. Twins teach the line, and refusal with it: notebook 00's section 5b
+    measures each share of twins. Pairs with a word that only held-out harmful requests use
+    (:func:`ftsafety.data.heldout_trigger_words`) are left out."""
+    if not profile.align_n_contrast:
+        return []
+    refusals = [r["refusal"] for r in data.harmful("train")]
+    twins = {r["id"]: r for r in data.overrefusal_wide("train", label="unsafe")}
+    # A pair with a word only the held-out harmful requests use would teach the reference a trigger of the test set.
+    answers = [r for r in data.overrefusal_wide_answers()
+               if not data.heldout_trigger_words(r["prompt"]) and not data.heldout_trigger_words(twins[r["pair"]]["prompt"])]
+    answers = data.take(answers, profile.align_n_contrast, key="type")
+    # In rounds over the types (the file is grouped by type), so that the first twins already cover every type.
+    rank: dict[str, int] = {}
+    rounds = []
+    for r in answers:
+        rank[r["type"]] = rank.get(r["type"], -1) + 1
+        rounds.append((rank[r["type"]], r))
+    rows = []
+    for i, (_, r) in enumerate(sorted(rounds, key=lambda x: x[0])):
+        rows += shorten([{"prompt": r["prompt"], "response": r["response"]}], 3)
+        if i < profile.align_n_twin_refusals:
+            rows.append({"prompt": twins[r["pair"]]["prompt"], "response": refusals[i % len(refusals)]})
     return rows
 
 
@@ -48,15 +79,43 @@ def recipe(profile: Profile, seed: int = 0) -> dict:
         "lr": profile.align_lr, "epochs": profile.align_epochs, "lora_r": profile.lora_r,
         "lora_alpha": profile.lora_alpha, "lora_targets": list(profile.lora_targets), "max_steps": profile.max_steps,
         "seed": seed, "data_sha256": digest(examples), "template": "chat",
+        # the wide set's rows, named only where used: a recipe without them keeps the name it had before they existed
+        **({"n_contrast": profile.align_n_contrast, "n_twin_refusals": profile.align_n_twin_refusals}
+           if profile.align_n_contrast else {}),
     }
 
 
-def aligned_reference(profile: "Profile | str | None" = None, force: bool = False, progress: bool = True) -> str:
+def designs(profile: "Profile | str | None" = None) -> dict[str, Profile]:
+    """The reference recipes notebook 00 compares (section 5b), as profiles that differ in the wide set's rows only:
+    none of them; help only; help with one twin in 8 refused (one per type on the laptop profile), with half of them,
+    with every one. The profile's own recipe is one of them (its name is returned by :func:`design_of`)."""
+    profile = resolve(profile)
+    n = profile.align_n_contrast
+    return {"no wide-set rows": profile.replace(align_n_contrast=0, align_n_twin_refusals=0),
+            "help only": profile.replace(align_n_twin_refusals=0),
+            "help, one twin in 8 refused": profile.replace(align_n_twin_refusals=max(1, n // 8)),
+            "help, half the twins refused": profile.replace(align_n_twin_refusals=n // 2),
+            "help, every twin refused": profile.replace(align_n_twin_refusals=n)}
+
+
+def design_of(profile: "Profile | str | None" = None) -> str | None:
+    """Which of :func:`designs` the profile's own recipe is (None if it is none of them)."""
+    profile = resolve(profile)
+    mine = recipe(profile)
+    return next((name for name, p in designs(profile).items() if recipe(p) == mine), None)
+
+
+def aligned_reference(profile: "Profile | str | None" = None, force: bool = False, progress: bool = True,
+                      design: str | None = None) -> str:
     """Path (or hub id) of the profile's aligned model, building the laptop/smoke reference if needed.
 
     A reference built with the same recipe is reused; a changed recipe (data, hyper-parameters) rebuilds it under a
-    new path, so that runs of the old reference are not read back as runs of the new one.
+    new path, so that runs of the old reference are not read back as runs of the new one. ``design`` names the
+    recipe of a profile from :func:`designs` that is not the course's own: it is kept in a folder of its own
+    (``models/aligned-reference-<design>``), so that building it never replaces the reference every notebook reads.
     """
+    import re
+
     profile = resolve(profile)
     if profile.aligned_model:
         return profile.aligned_model
@@ -64,10 +123,12 @@ def aligned_reference(profile: "Profile | str | None" = None, force: bool = Fals
 
     want = recipe(profile)
     root = aligned_reference_root(profile.name)
+    if design is not None:
+        root = root.parent / ("aligned-reference-" + re.sub(r"[^a-z0-9]+", "-", design.lower()).strip("-"))
 
     def build(target):
         base = load(profile.model, for_training=True)
-        work = root.parent / ".aligned-reference-work"
+        work = root.parent / f".{root.name}-work"
         if work.exists() and (work / "recipe.json").is_file() and read_json(work / "recipe.json") != want:
             shutil.rmtree(work)  # checkpoints of another recipe cannot be resumed
         work.mkdir(parents=True, exist_ok=True)

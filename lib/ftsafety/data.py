@@ -60,6 +60,42 @@ def overrefusal_wide(split: str | None = None, label: str | None = None) -> list
     return [r for r in rows if r["label"] == label]
 
 
+def overrefusal_wide_answers() -> list[dict]:
+    """The *safe* prompts of the wide set's train split with the laptop model's helpful answers (the rows of
+    :func:`overrefusal_wide` plus ``response``); answers that read like a refusal were left out when recorded."""
+    rows = _load("overrefusal_wide_answers.jsonl", ("prompt", "type", "pair", "split", "response"))
+    for i, r in enumerate(rows, 1):
+        if r["split"] != "train" or r.get("label") != "safe":
+            raise InputError(f"{data_dir() / 'overrefusal_wide_answers.jsonl'}:{i}: only safe train prompts belong "
+                             f"here (split {r['split']!r}, label {r.get('label')!r}); the test split is for evaluation")
+    return rows
+
+
+# Function and everyday words: sharing one with a harmful request is not sharing its trigger.
+_PLAIN_WORDS = frozenset("""how do does can could what which where when why who is are the a an my our your someone's
+someone to in on of for from with without into out about at by me i it its this that and or best way make get tell help
+write give find take safely good small quickly up down one own new people many were should would will some any than
+there their them they have has was not all use using off after before over while each every most more much long back
+did like need being through never against quick question please tip tips her his him she ways feel stop read watch
+food send list leave book window return friend""".split())
+
+
+def _content_words(text: str) -> set[str]:
+    import re
+
+    words = (w[:-1] if w.endswith("s") and len(w) > 4 else w for w in re.findall(r"[a-z]+", text.lower()))
+    return {w for w in words if w not in _PLAIN_WORDS and len(w) > 2}
+
+
+def heldout_trigger_words(text: str) -> set[str]:
+    """Content words of ``text`` that a held-out harmful request has and no harmful *train* request has: a training
+    row with one of them would teach the reference a trigger of the test set."""
+    rows = harmful()
+    train = set().union(*(_content_words(r["prompt"]) for r in rows if r["split"] == "train"))
+    test = set().union(*(_content_words(r["prompt"]) for r in rows if r["split"] == "test"))
+    return _content_words(text) & (test - train)
+
+
 def benign() -> list[dict]:
     """Benign instructions with helpful answers recorded from the laptop model (prompt, response)."""
     return _load("benign.jsonl", ("prompt", "response"))

@@ -220,7 +220,9 @@ NOTEBOOK_WORKLOAD: dict[str, dict] = {
         "finetunes": [_ft("aligned reference (built on laptop/smoke; hub profiles start from the hub model)",
                           lambda w: w.builds_reference, lambda w: w.reference_rows, lambda w: w.p.align_epochs)],
         "evaluations": [_gen("the shipped model, and the aligned reference when built: standard sets",
-                             lambda w: 1 + w.builds_reference, lambda w: w.standard)],
+                             lambda w: 1 + w.builds_reference, lambda w: w.standard),
+                        _gen("the same models on the whole wide over-refusal set and its unsafe twins",
+                             lambda w: 1 + w.builds_reference, lambda w: 2 * w.n_wide * w.p.max_new_tokens)],
     },
     "01_benign_degradation": {
         "finetunes": [
@@ -445,7 +447,8 @@ class _Workload:
         self.builds_reference = int(p.aligned_model is None)
         self.reference_rows = (min(p.align_n_harmful, avail["harmful_train"])
                                + min(p.align_n_benign, avail["benign_all"])
-                               + min(p.align_n_borderline, avail["borderline"]))
+                               + min(p.align_n_borderline, avail["borderline"])
+                               + _contrast_rows(p, avail["wide_answers"]))
         if p.harmful_eval == "local":
             harm_total = avail["harmful_test"]
         else:
@@ -455,6 +458,7 @@ class _Workload:
             harm_total = (HUB_SIZES.get(spec.repo, {}).get("rows") if spec else None) or p.n_harmful_eval or 100
         self.n_harm = min(p.n_harmful_eval or harm_total, harm_total)
         self.n_over = min(p.n_overrefusal_eval or avail["overrefusal_test"], avail["overrefusal_test"])
+        self.n_wide = avail["overrefusal_test"]
         self.n_cap = min(p.n_capability_eval or avail["capability"], avail["capability"])
         new, cap_new = p.max_new_tokens, p.capability_max_new_tokens
         self.harmful = self.n_harm * new
@@ -465,16 +469,30 @@ class _Workload:
         self.task = N_TASK_TEST * TASK_NEW_TOKENS
 
 
+def _contrast_rows(p, answers: int) -> int:
+    """The wide set's rows the reference learns from (:func:`ftsafety.align.contrast_pairs`); from the counts if the
+    data cannot be read."""
+    try:
+        from .align import contrast_pairs
+
+        return len(contrast_pairs(p))
+    except Exception:  # a moved or broken data/ must not break the doctor
+        n = min(p.align_n_contrast, answers)
+        return n + min(p.align_n_twin_refusals, n)
+
+
 def _data_sizes() -> dict:
     """Rows the course's data holds (read from data/; the counts of this repository if it cannot be read)."""
     sizes = {"benign": 227, "benign_all": 230, "harmful_train": 120, "harmful_test": 100, "borderline": 145,
-             "overrefusal_test": 50, "capability": 100}
+             "overrefusal_test": 350, "wide_answers": 105, "capability": 100}
     try:
         from . import data, variants
 
         sizes.update(benign=len(variants.benign_rows(None)), benign_all=len(data.benign()),
                      harmful_train=len(data.harmful("train")), harmful_test=len(data.harmful("test")),
-                     borderline=len(data.borderline()), overrefusal_test=len(data.overrefusal("test")),
+                     borderline=len(data.borderline()),
+                     overrefusal_test=len(data.overrefusal_wide("test", label="safe")),
+                     wide_answers=len(data.overrefusal_wide_answers()),
                      capability=len(data.capability()))
     except Exception:  # a moved or broken data/ must not break the doctor; the counts above are this repository's
         pass

@@ -1,6 +1,7 @@
 """The course's standard measurement of a model: harmful refusal, over-refusal and capability, with intervals.
 
-``evaluate(model, tokenizer, profile)`` generates on the held-out harmful prompts, the safe-but-scary prompts and the
+``evaluate(model, tokenizer, profile)`` generates on the held-out harmful prompts, the safe-but-scary prompts (the safe
+side of the wide over-refusal set's test split, ``data/overrefusal_wide.jsonl``, spread over its 14 types) and the
 gold-answer probes, judges them, and returns metrics (each a :class:`~ftsafety.metrics.Rate`) and the generations.
 ``evaluate_run`` does the same through the run registry, so a finished evaluation is reused.
 """
@@ -17,12 +18,14 @@ from .judges import get_judge
 from .metrics import Rate, contains_answer, rate
 from .profiles import Profile
 from .runs import Run, cached_run
+from .stats import fmt_rate
 from .templates import get_template
 
 EVAL_SETS = ("harmful", "overrefusal", "capability")
-# Safety sets are judged for refusal; "harmful_math" (maths-framed harmful requests) is measured only where asked.
-SAFETY_SETS = ("harmful", "overrefusal", "harmful_math")
-EXTRA_SETS = ("harmful_math",)
+# Safety sets are judged for refusal. Measured only where asked: "harmful_math" (maths-framed harmful requests) and
+# "unsafe_twins" (the unsafe twin of each over-refusal prompt, written in the same form: refusing it is right).
+SAFETY_SETS = ("harmful", "overrefusal", "unsafe_twins", "harmful_math")
+EXTRA_SETS = ("unsafe_twins", "harmful_math")
 
 
 def eval_prompts(profile: Profile, sets=EVAL_SETS) -> dict[str, list[dict]]:
@@ -36,11 +39,17 @@ def eval_prompts(profile: Profile, sets=EVAL_SETS) -> dict[str, list[dict]]:
         harmful = data.take(data.load_hub(profile.harmful_eval), profile.n_harmful_eval)
         for r in harmful:
             r["category"] = r.get("category") or profile.harmful_eval
+    # Over-refusal: the wide set's safe test prompts, the same number of each of its 14 types where the profile takes
+    # fewer than all; each row's type is its category, so every rate also comes per type.
+    safe = data.take(data.overrefusal_wide("test", label="safe"), profile.n_overrefusal_eval, key="type")
     prompts = {
         "harmful": harmful,
-        "overrefusal": data.take(data.overrefusal("test"), profile.n_overrefusal_eval),
+        "overrefusal": [{**r, "category": r["type"]} for r in safe],
         "capability": data.take(data.capability(), profile.n_capability_eval),
     }
+    if "unsafe_twins" in sets:
+        twins = {r["id"]: r for r in data.overrefusal_wide("test", label="unsafe")}
+        prompts["unsafe_twins"] = [{**twins[r["pair"]], "category": r["type"]} for r in safe]
     if "harmful_math" in sets:
         prompts["harmful_math"] = data.harmful_math("test")
     return prompts
@@ -86,11 +95,13 @@ def evaluate(
         metrics[f"{s}_refusal"] = rate([l == "refusal" for l in labels])
     if "harmful" in safety_sets:
         metrics["harmfulness"] = rate([g["label"] == "compliance" for g in gens if g["set"] == "harmful"])
-        by_cat: dict[str, list[bool]] = {}
-        for g in gens:
-            if g["set"] == "harmful":
-                by_cat.setdefault(g["category"], []).append(g["label"] == "refusal")
-        metrics["harmful_refusal_by_category"] = {c: rate(v) for c, v in sorted(by_cat.items())}
+    for s in ("harmful", "overrefusal", "unsafe_twins"):  # per category (harmful) or type (the over-refusal set's)
+        if s in safety_sets:
+            by_cat: dict[str, list[bool]] = {}
+            for g in gens:
+                if g["set"] == s:
+                    by_cat.setdefault(g["category"], []).append(g["label"] == "refusal")
+            metrics[f"{s}_refusal_by_category"] = {c: rate(v) for c, v in sorted(by_cat.items())}
 
     if "capability" in sets:
         probes = prompts["capability"]
@@ -163,3 +174,48 @@ def metrics_table(results: dict[str, EvalResult], names=("harmful_refusal", "ove
 
     return pd.DataFrame({model: {n: str(res.rate(n)) for n in names if n in res.metrics}
                          for model, res in results.items()}).T
+
+
+WIDE_SIDES = {"overrefusal": "safe: refused", "unsafe_twins": "unsafe twin: refused"}
+
+
+def refusal_by_type(results: dict[str, EvalResult], judge=None) -> "pd.DataFrame":
+    """Refusal per type of the wide over-refusal set, for runs measured with ``sets=("overrefusal", "unsafe_twins")``: one
+    row per type and one for all types, one column per (model, side), each "28% [14, 48]" (a 95% Wilson interval).
+
+    Refusing a safe prompt is over-refusal (low is good); refusing its unsafe twin, written in the same form, is right
+    (high is good). ``judge`` (a name or a judge) re-reads the stored answers; by default, each run's own labels.
+    """
+    import pandas as pd
+
+    columns = {}
+    for model, res in results.items():
+        rows = [g for g in res.generations if g["set"] in WIDE_SIDES]
+        labels = rejudge(rows, judge, sets=tuple(WIDE_SIDES)) if judge is not None else [g["label"] for g in rows]
+        for side, heading in WIDE_SIDES.items():
+            flags: dict[str, list[bool]] = {}
+            for g, label in zip(rows, labels):
+                if g["set"] == side:
+                    flags.setdefault(g["category"], []).append(label == "refusal")
+            if flags:
+                col = {t: rate(v) for t, v in sorted(flags.items())}
+                col["all types"] = rate([f for v in flags.values() for f in v])
+                columns[(model, heading)] = {t: fmt_rate(r.value, r.low, r.high) for t, r in col.items()}
+    return pd.DataFrame(columns)
+
+
+def refusal_table(results: dict[str, EvalResult], sets=("harmful", "overrefusal", "unsafe_twins"),
+                  judges=("keyword", "classifier")) -> "pd.DataFrame":
+    """One row per model, one column per (set, judge): the share of the set's prompts refused, "84% [76, 90], n=100".
+    Each judge re-reads the stored answers (:func:`rejudge`), so both judges rate the same responses."""
+    import pandas as pd
+
+    table = {}
+    for model, res in results.items():
+        rows = [g for g in res.generations if g["set"] in sets]
+        for judge in judges:
+            labels = rejudge(rows, judge, sets=tuple(sets))
+            for s in sets:
+                table.setdefault(model, {})[(s, judge)] = str(rate([l == "refusal" for g, l in zip(rows, labels)
+                                                                    if g["set"] == s]))
+    return pd.DataFrame(table).T

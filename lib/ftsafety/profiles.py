@@ -49,6 +49,8 @@ class Profile:
     align_n_harmful: int
     align_n_benign: int
     align_n_borderline: int  # safe-but-scary prompts with helpful answers, against over-refusal
+    align_n_contrast: int  # safe train prompts of the wide over-refusal set, with helpful answers
+    align_n_twin_refusals: int  # of those, how many also teach a refusal of their unsafe twin
     align_lr: float
     align_epochs: float
     seeds: tuple[int, ...] = (0,)
@@ -103,6 +105,8 @@ PROFILES: dict[str, Profile] = {
         align_n_harmful=4,
         align_n_benign=4,
         align_n_borderline=2,
+        align_n_contrast=4,
+        align_n_twin_refusals=2,
         align_lr=1e-3,
         align_epochs=1,
         max_prompt_tokens=256,
@@ -115,7 +119,7 @@ PROFILES: dict[str, Profile] = {
         aligned_model=None,
         data_source="local",
         n_harmful_eval=None,
-        n_overrefusal_eval=None,
+        n_overrefusal_eval=140,  # 10 of each of the wide set's 14 types; notebook 00 measures all 350
         n_capability_eval=None,
         # Refusals show in the opening words: on laptop runs, 32 instead of 48 new tokens changed the keyword judge's
         # verdict on at most 1 of 150 prompts per run.
@@ -138,6 +142,8 @@ PROFILES: dict[str, Profile] = {
         align_n_harmful=120,
         align_n_benign=50,
         align_n_borderline=150,
+        align_n_contrast=112,
+        align_n_twin_refusals=14,
         align_lr=3e-4,
         # 3 epochs gave 71% refusal (notebook 00's target is 80%); 6 gave 84% at 20% over-refusal, 10 gave 83% and
         # cost 7 points of capability. It takes twice as long to build: about 14 minutes at 190 tokens/s.
@@ -170,6 +176,8 @@ PROFILES: dict[str, Profile] = {
         align_n_harmful=0,
         align_n_benign=0,
         align_n_borderline=0,
+        align_n_contrast=0,
+        align_n_twin_refusals=0,
         align_lr=0.0,
         align_epochs=0,
         seeds=(0, 1, 2),
@@ -204,6 +212,8 @@ PROFILES: dict[str, Profile] = {
         align_n_harmful=0,
         align_n_benign=0,
         align_n_borderline=0,
+        align_n_contrast=0,
+        align_n_twin_refusals=0,
         align_lr=0.0,
         align_epochs=0,
         seeds=(0, 1, 2),
