@@ -601,7 +601,7 @@ CHANGELOG: tuple[dict, ...] = (
             "that already refuses 88%; issue 26 asks for designs the paper's setting suggests. Declared before their "
             "runs, but chosen after that headline had come out inconclusive, so marked: second tries at the same "
             "question (the start model's entry 05-start applies too)."},
-    {"key": "overrefusal-wide", "version": 5, "date": "2026-12-01", "commit": "COMMIT_OW",
+    {"key": "overrefusal-wide", "version": 5, "date": "2026-12-01", "commit": "d8a1ed4",
      "after_data": False, "claims": ("00.reference_overrefusal", "04.overrefusal_rises_benign",
                                      "04.overrefusal_rises_malicious", "04.overrefusal_rises_mimicking",
                                      "04.task_target_overrefusal", "05.target_overrefusal", "06.keeps_helpfulness"),
@@ -611,7 +611,7 @@ CHANGELOG: tuple[dict, ...] = (
      "why": "50 prompts give intervals about 22 points wide, too wide to see a 10-point change; and on safe prompts "
             "written outside the course the reference refused about 18 points more than on the course's own (issue "
             "24). Declared before any run on the new set."},
-    {"key": "reference-wide-rows", "version": 5, "date": "2026-12-01", "commit": "COMMIT_OW",
+    {"key": "reference-wide-rows", "version": 5, "date": "2026-12-01", "commit": "d8a1ed4",
      "after_data": True, "claims": ("00.reference_refuses", "00.sft_raises_refusal", "00.reference_overrefusal",
                                     "00.keeps_capability"),
      "change": "The reference also learns from the wide set's train split: its safe prompts with the model's own helpful "
