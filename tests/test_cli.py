@@ -228,3 +228,48 @@ def test_loading_a_model_keeps_the_hub_download_bars(smoke):
     loading = hf_logging.tqdm(range(3), desc="Loading weights", file=io.StringIO())
     other = hf_logging.tqdm(range(3), desc="Converting and de-quantizing GGUF tensors...", file=io.StringIO())
     assert loading.disable is True and other.disable is False  # only the sub-second local bars are quiet
+
+
+def test_train_help_lists_the_library_s_fine_tuning_sets():
+    from ftsafety.cli import TRAIN_SETS
+    from ftsafety.experiments import FINETUNING_SETS
+
+    assert TRAIN_SETS == ", ".join(FINETUNING_SETS)
+
+
+def test_train_needs_a_run_name_for_another_recipe(capsys):
+    assert main(["train", "--profile", "smoke", "--lr", "0.01"]) == 2
+    assert "give --run" in capsys.readouterr().err
+
+
+def test_train_in_several_processes_needs_the_aligned_reference_built(tmp_path, monkeypatch, capsys):
+    from ftsafety import launch
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    monkeypatch.setattr(launch, "processes", lambda: 2)
+    assert main(["train", "--profile", "smoke"]) == 2
+    assert "build it first in one process: ftsafety align --profile smoke" in capsys.readouterr().err
+
+
+def test_train_stores_the_run_where_the_notebook_measures_it_without_training(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    import pytest
+
+    from ftsafety import variants
+    from ftsafety.experiments import Experiment, SFTModel, finetune_and_evaluate
+    from ftsafety.profiles import resolve
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    assert main(["train", "--profile", "smoke", "--base", "smoke", "--data", "numbered-steps", "--seed", "1"]) == 0
+    adapter = Path(capsys.readouterr().out.strip())
+    assert adapter == tmp_path / "smoke" / "01_benign_degradation" / "numbered-steps-s1" / "train" / "adapter"
+    assert (adapter / "adapter_model.safetensors").is_file()
+    # The run as notebook 01's cells build it, measured: the stored adapter is used, none is trained.
+    profile = resolve("smoke")
+    benign = variants.shorten(variants.benign_rows(profile.n_finetune))
+    exp = Experiment("numbered-steps-s1", [variants.numbered_steps_row(r) for r in benign], seed=1,
+                     meta={"factor": "numbered steps"})
+    monkeypatch.setattr(SFTModel, "train", lambda self, base: pytest.fail("trained again"))
+    res = finetune_and_evaluate(profile, "01_benign_degradation", exp, "smoke", sets=("harmful",), progress=False)
+    assert res.metrics["training"]["steps"] == 2 and "processes" not in res.metrics["training"]

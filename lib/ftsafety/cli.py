@@ -1,4 +1,4 @@
-"""The ``ftsafety`` command (also ``python -m ftsafety``): doctor, align, eval, judge, course, bench."""
+"""The ``ftsafety`` command (also ``python -m ftsafety``): doctor, align, train, eval, judge, course, bench."""
 from __future__ import annotations
 
 import argparse
@@ -75,6 +75,65 @@ def cmd_align(args) -> int:
 
     print(aligned_reference(chosen_profile(args.profile), force=args.force))
     return 0
+
+
+# What `ftsafety train --data` accepts, as its help lists them (ftsafety.experiments.FINETUNING_SETS, which a test
+# compares with this line; not imported here, so that every command's start stays quick).
+TRAIN_SETS = "plain, numbered-steps, affirmative-opener, identity-statement, role-play-personas, aoa, explicit-harm, " \
+             "arithmetic"
+
+
+def cmd_train(args) -> int:
+    """Only the fine-tune of one SFT run of notebook 01, stored where the notebook keeps it; prints the adapter's
+    folder. Under ``accelerate launch --num_processes N`` every process runs this and they train as one."""
+    from .experiments import finetune, notebook01_experiment
+    from .launch import is_main_process, main_process_first
+
+    profile = chosen_profile(args.profile)
+    if args.run is None and any(v is not None for v in (args.lr, args.epochs, args.batch_size)):
+        raise InputError("--lr, --epochs and --batch-size change the recipe, so the run needs its own name: give --run "
+                         "(notebook 01 names its grid runs lr<lr>-s<seed> and batch<rows>-s<seed>)")
+    exp = notebook01_experiment(profile, args.data, args.seed, args.lr, args.epochs, args.batch_size)
+    exp.name = args.run or exp.name
+    _check_reference_built(args.base, profile)
+    with main_process_first():  # a model built or converted into the cache is written once
+        base = training_base(args.base, profile)
+    adapter, summary = finetune(profile, args.experiment, exp, base, force=args.force, progress=is_main_process())
+    if is_main_process():
+        print(adapter)
+        print(f"ftsafety train: {args.experiment}/{exp.name}: {summary.get('steps')} steps, final loss "
+              f"{summary.get('final_loss')}, trained in {summary.get('processes', 1)} process(es)", file=sys.stderr)
+    return 0
+
+
+def training_base(name: str, profile) -> str:
+    """The model ``ftsafety train --base`` names, as the notebooks name it: ``aligned`` is the profile's aligned
+    reference (built here if missing), any other name or path is loaded as it is."""
+    from .models import resolve_model_path
+
+    if name != "aligned":
+        resolve_model_path(name)  # builds the smoke model or converts the laptop one, once, into the cache
+        return name
+    from .align import aligned_reference
+
+    return aligned_reference(profile)
+
+
+def _check_reference_built(name: str, profile) -> None:
+    """Several processes cannot build the aligned reference (a single-process fine-tune of its own): it must exist."""
+    from .launch import processes
+
+    if name != "aligned" or profile.aligned_model or processes() == 1:
+        return
+    from .align import recipe
+    from .files import is_saved_model
+    from .models import aligned_reference_root
+    from .runs import cached_model_dir, normal, with_precision
+
+    target = cached_model_dir(aligned_reference_root(profile.name), normal(with_precision(recipe(profile))))
+    if not is_saved_model(target):  # where align.aligned_reference would find it (runs.cached_model's folder)
+        raise InputError(f"the {profile.name} profile's aligned reference is not built, and {processes()} processes "
+                         f"cannot build it; build it first in one process: ftsafety align --profile {profile.name}")
 
 
 def _model_name(name: str, profile) -> str:
@@ -178,6 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default=None, metavar=profile_metavar, help=profile_help)
     s.add_argument("--force", action="store_true", help="rebuild even if a reference with this recipe exists")
     s.set_defaults(func=cmd_align)
+
+    s = sub.add_parser(
+        "train", help="only the fine-tune of one notebook 01 SFT run, stored where the notebook reuses it",
+        description="Fine-tune one SFT run of notebook 01 (LoRA, the profile's recipe) and store the adapter in the "
+                    "run registry, runs/<profile>/<experiment>/<run>/train/adapter, where the notebook's "
+                    "finetune_and_evaluate finds it and measures it without training again; prints that folder. "
+                    "Data-parallel: accelerate launch --num_processes N -m ftsafety train ... (each process takes "
+                    "1/N of every optimiser step's rows, so the global batch stays the profile's).")
+    s.add_argument("--profile", default=None, metavar=profile_metavar, help=profile_help)
+    s.add_argument("--data", default="plain", help=f"notebook 01's fine-tuning set: {TRAIN_SETS} (default: plain)")
+    s.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    s.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's; needs --run)")
+    s.add_argument("--epochs", type=float, default=None, help="epochs (default: the profile's; needs --run)")
+    s.add_argument("--batch-size", type=positive_int, default=None,
+                   help="rows per optimiser step over all processes (default: the profile's; needs --run)")
+    s.add_argument("--experiment", default="01_benign_degradation", help="the registry folder (default: notebook 01's)")
+    s.add_argument("--run", default=None, help="the run's name (default: <data>-s<seed>, as notebook 01 names it)")
+    s.add_argument("--base", default="aligned",
+                   help="the model fine-tuned: 'aligned' (default: the profile's aligned reference, as the notebooks "
+                        "start from), or any model name or path")
+    s.add_argument("--force", action="store_true", help="train again even if the run's adapter is stored")
+    s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("eval", help="generate on a prompt file, judge, print metrics with 95%% intervals")
     s.add_argument("--model", required=True,

@@ -7,15 +7,17 @@ resumes from its last checkpoint.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
+from . import variants
 from .evaluate import EVAL_SETS, EvalResult, eval_config, evaluate
 from .generation import respond
 from .metrics import rate
 from .models import load
 from .profiles import Profile
 from .runs import Run, cached_run, digest
-from .tasks import TaskExample, grade
+from .tasks import TaskExample, arithmetic, grade
 from .templates import get_template
 from .training import TrainedModel, lora_identity, sft_lora
 
@@ -160,6 +162,51 @@ def finetune_and_evaluate_each(
         run = Run(profile.name, experiment, f"{exp.name}@{name.replace(':', '-')}")
         out[name] = _measure(trained, run, exp, eval_profile, template, judge, sets, task, force, progress)
     return out
+
+
+def finetune(profile: Profile, experiment: str, exp: Experiment, base_model: str, force: bool = False,
+             progress: bool = True) -> tuple[Path, dict]:
+    """Only the fine-tune of :func:`finetune_and_evaluate`: ``(adapter folder, training summary)``.
+
+    The adapter is trained, or found, where that function keeps it (``runs/<profile>/<experiment>/<exp.name>/train``)
+    and under the same config, so that the notebook's :func:`finetune_and_evaluate` afterwards measures it without
+    training again. What ``ftsafety train`` runs, in one process or in each process of ``accelerate launch``.
+    """
+    trained = SFTModel(profile, exp, base_model, Run(profile.name, experiment, exp.name).dir / "train", progress,
+                       retrain=force)
+    _, summary = trained.ensure(load(base_model, for_training=True))
+    return trained.train_dir / "adapter", summary
+
+
+# Notebook 01's fine-tuning sets, under the names its runs carry (``<name>-s<seed>``), built as the notebook builds
+# them: a run trained from the command line is the notebook's own, and the notebook reuses it.
+BENIGN_SETS = {name.replace(" ", "-"): name for name in variants.FACTORS}  # "numbered-steps" -> "numbered steps"
+FINETUNING_SETS = (*BENIGN_SETS, "aoa", "explicit-harm", "arithmetic")
+
+
+def finetuning_set(profile: Profile, name: str) -> list[dict]:
+    """The rows of notebook 01's fine-tuning set ``name`` (one of :data:`FINETUNING_SETS`) on ``profile``."""
+    if name in BENIGN_SETS:
+        return variants.FACTORS[BENIGN_SETS[name]](variants.shorten(variants.benign_rows(profile.n_finetune)))
+    if name == "aoa":
+        return variants.aoa_examples()
+    if name == "explicit-harm":
+        return variants.explicit_harm_examples(profile.n_finetune)
+    if name == "arithmetic":
+        return [e.as_dict() for e in arithmetic(profile.n_finetune, seed=1)]
+    raise ValueError(f"unknown fine-tuning set {name!r}; choose one of {', '.join(FINETUNING_SETS)}")
+
+
+def notebook01_experiment(profile: Profile, data: str = "plain", seed: int = 0, lr: float | None = None,
+                          epochs: float | None = None, batch_size: int | None = None) -> Experiment:
+    """Notebook 01's :class:`Experiment` that fine-tunes on ``data`` (see :func:`finetuning_set`) with ``seed``;
+    ``lr``, ``epochs`` and ``batch_size`` replace the profile's, as the notebook's grid does. The AOA set trains for
+    the notebook's epochs (at least 10 on a profile that measures, one on smoke). Its name is the notebook's,
+    ``<data>-s<seed>``."""
+    if data == "aoa" and epochs is None:
+        epochs = max(profile.epochs, 10 if profile.measures else 1)
+    return Experiment(f"{data}-s{seed}", finetuning_set(profile, data), lr=lr, epochs=epochs, batch_size=batch_size,
+                      seed=seed)
 
 
 # The rates a run's summary row shows, in this order, with their column names, where a run measured them.

@@ -48,6 +48,14 @@ def bundled_gguf_path() -> Path:
 
 
 def pick_device() -> str:
+    """The device this process holds its model on: where ``accelerate launch`` runs several processes, the one
+    accelerate gives this process (``cuda:<local rank>``, or ``cpu`` under ``--cpu``), so that N copies of a model do
+    not all land on the first GPU; in one process, a GPU if there is one, else Apple's MPS, else the CPU."""
+    from .launch import process_device
+
+    device = process_device()
+    if device is not None:
+        return device
     import torch
 
     if torch.cuda.is_available():

@@ -90,12 +90,17 @@ def trainer_kwargs(profile: Profile, output_dir, lr: float | None = None, epochs
 
     ``progress`` is kept for the callers' signatures: the progress bar is the library's own (:func:`quiet`), so
     transformers' bars and its per-step tables are always off here.
+
+    Where ``accelerate launch`` runs several processes, each takes its share of the profile's rows per optimiser step
+    (:func:`ftsafety.launch.split_batch`), so the global batch is the profile's whatever the process count.
     """
+    from .launch import processes, split_batch
     from .models import precision
 
+    per_device, grad_accum = split_batch(profile.train_batch_size, profile.grad_accum, processes())
     return dict(
-        output_dir=str(output_dir), per_device_train_batch_size=profile.train_batch_size,
-        gradient_accumulation_steps=profile.grad_accum, learning_rate=lr if lr is not None else profile.lr,
+        output_dir=str(output_dir), per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=grad_accum, learning_rate=lr if lr is not None else profile.lr,
         num_train_epochs=epochs if epochs is not None else profile.epochs,
         max_steps=max_steps if max_steps is not None else profile.max_steps,
         # A checkpoint per epoch, so that an interrupted run resumes (see run_training); the last one is removed once
@@ -156,10 +161,15 @@ def sft_config(profile: Profile, output_dir, lr: float | None = None, epochs: fl
     """TRL's ``SFTConfig`` for :func:`build_trainer`: the shared fields, completion-only loss, padding-free batches."""
     from trl import SFTConfig
 
+    from .launch import processes
+
     return trainer_config(
         SFTConfig, profile, output_dir, lr, epochs, seed, progress, on_cuda, max_steps,
         # Padding-free batches do not truncate; rows are cut to max_length in build_trainer instead.
         padding_free=True, max_length=None, completion_only_loss=True, optim="adamw_torch",
+        # Under DDP: every LoRA weight takes part in every step, so DDP need not search the graph for unused ones (the
+        # Trainer's default does, and warns that it found none). Set only then: one-process settings stay as they were.
+        **({"ddp_find_unused_parameters": False} if processes() > 1 else {}),
     )
 
 
@@ -428,28 +438,28 @@ def run_training(trainer, output_dir: str | Path, identity: dict, make_result: C
     - The adapter is saved atomically to ``output_dir/adapter``; checkpoints, which only serve resumption, are removed.
     - ``make_result(model, adapter_dir, history, train_s)`` builds the caller's result object (it has ``summary()``);
       ``history(trainer)`` gives the per-step records (default: the logged steps with a loss). The summary and history
-      are written to ``output_dir/train_summary.json``, the history under ``history_key``.
+      are written to ``output_dir/train_summary.json``, the history under ``history_key``; where several processes
+      trained together, the summary also holds their number (``processes``).
+    - Under ``accelerate launch`` every process calls this, and every process trains; only the main process removes
+      checkpoints and writes files (the Trainer's own checkpoints included), and the others wait for it where they
+      read what it wrote, so all of them resume from the same checkpoint.
     """
+    from .launch import is_main_process, process_record, wait_for_everyone
+
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     args = {k: v for k, v in trainer.args.to_dict().items() if k not in _NOT_SETTINGS}
     settings = normal({"model": model_identity(trainer.model), "identity": identity, "args": args})
     settings_path = output_dir / SETTINGS_FILE
-    if _checkpoints(output_dir):
-        if not settings_path.is_file():
-            raise InputError(f"{output_dir} holds checkpoints that ftsafety did not write (there is no "
-                             f"{SETTINGS_FILE}); move them elsewhere, or train into another folder")
-        try:
-            stored = normal(read_json(settings_path))  # written before paths were stored relative, too
-        except CorruptFile:
-            stored = None
-        if stored != settings:
-            print(f"ftsafety: the checkpoints in {output_dir} were trained with {_settings_changes(stored, settings)};"
-                  " starting over", file=sys.stderr)
+    # Every process reads the folder before any of them changes it, so that all take the same decision.
+    discard = _stale_checkpoints(output_dir, settings_path, settings, resume)
+    wait_for_everyone()
+    if is_main_process():
+        if discard:
             _discard_checkpoints(output_dir)
-        elif not resume:
-            _discard_checkpoints(output_dir)
-    write_json(settings_path, settings)
+        write_json(settings_path, settings)
+        _complete_checkpoints(output_dir)  # removes the checkpoints that were cut short while written
+    wait_for_everyone()
     complete = _complete_checkpoints(output_dir)
     last, already = None, 0.0
     if complete:
@@ -464,15 +474,56 @@ def run_training(trainer, output_dir: str | Path, identity: dict, make_result: C
     trainer.add_callback(clock)
     trainer.train(resume_from_checkpoint=str(last) if last else None)
     train_s = clock.total()
+    wait_for_everyone()  # every process has written its part of the last checkpoint before the main one removes it
     adapter_dir = output_dir / "adapter"
-    with atomic_path(adapter_dir, replace_dir=True) as tmp:
-        trainer.model.save_pretrained(tmp)
     records = history(trainer) if history else [h for h in trainer.state.log_history if "loss" in h]
     result = make_result(trainer.model, adapter_dir, records, train_s)
-    write_json(output_dir / "train_summary.json", result.summary() | {history_key: records})
-    _discard_checkpoints(output_dir)
+    if is_main_process():
+        save_adapter(trainer, adapter_dir)
+        write_json(output_dir / "train_summary.json", result.summary() | process_record() | {history_key: records})
+        _discard_checkpoints(output_dir)
+    wait_for_everyone()  # the adapter is on disk before any process reads it back
     trainer.model.eval()
     return result
+
+
+def _stale_checkpoints(output_dir: Path, settings_path: Path, settings: dict, resume: bool) -> bool:
+    """Whether the checkpoints in ``output_dir`` must go before training (read-only: :func:`run_training` removes
+    them): they were written with other settings (said in a message), or ``resume`` is off. Checkpoints without the
+    settings file beside them were not written by the library: an :class:`InputError`."""
+    if not _checkpoints(output_dir):
+        return False
+    if not settings_path.is_file():
+        raise InputError(f"{output_dir} holds checkpoints that ftsafety did not write (there is no "
+                         f"{SETTINGS_FILE}); move them elsewhere, or train into another folder")
+    try:
+        stored = normal(read_json(settings_path))  # written before paths were stored relative, too
+    except CorruptFile:
+        stored = None
+    if stored != settings:
+        from .launch import is_main_process
+
+        if is_main_process():  # one message, not one per process
+            print(f"ftsafety: the checkpoints in {output_dir} were trained with {_settings_changes(stored, settings)};"
+                  " starting over", file=sys.stderr)
+        return True
+    return not resume
+
+
+def save_adapter(trainer, adapter_dir: Path) -> Path:
+    """Save the trained adapter atomically to ``adapter_dir``, from the main process (its caller's job to call it
+    there only).
+
+    ``trainer.model`` is the trained PeftModel itself, not the DDP wrapper around it (that is
+    ``trainer.model_wrapped``), and DDP keeps every process's copy identical, so the main process saves it as
+    ``trainer.save_model`` would under DDP. ``save_model`` itself is not called because it also writes the tokenizer
+    and the pickled training arguments into the folder: megabytes per run that the registry does not need. Sharded
+    training (ZeRO-3, FSDP), where only ``save_model``'s gather from every process gives whole weights, is not supported
+    by the library yet.
+    """
+    with atomic_path(adapter_dir, replace_dir=True) as tmp:
+        trainer.model.save_pretrained(tmp)
+    return adapter_dir
 
 
 class TrainedModel:
@@ -482,6 +533,8 @@ class TrainedModel:
     ``config`` is what identifies the fine-tune; :meth:`get` returns ``(merged model, tokenizer, training summary)``.
     A subclass implements :meth:`train` (one call of :func:`run_training` through the method's own function). If
     ``train_dir`` holds an adapter saved under the same config, the model is rebuilt from it in seconds instead.
+    :meth:`ensure` trains (or finds) the adapter without merging it: what ``ftsafety train`` runs, in one process or
+    in each of the processes of ``accelerate launch``.
     """
 
     def __init__(self, base_model: str, train_dir: str | Path, config: dict, progress: bool = True,
@@ -503,10 +556,11 @@ class TrainedModel:
             logger.info("%s: training the adapter (%s)", label, why)
             return None
         try:
-            stored_config = normal(read_json(marker))  # written before paths were stored relative, too
-            if stored_config != normal(self.config):
+            # normal(): configs written before paths were stored relative read back as the same config
+            stored_config = _without_process_count(normal(read_json(marker)))
+            if stored_config != _without_process_count(normal(self.config)):
                 logger.info("%s: training the adapter again (the stored one was trained with another %s)", label,
-                            changed_keys(stored_config, normal(self.config)))
+                            changed_keys(stored_config, _without_process_count(normal(self.config))))
                 return None
             stored = read_json(self.train_dir / "train_summary.json")
         except CorruptFile as err:
@@ -523,25 +577,47 @@ class TrainedModel:
         """:meth:`summarise` as read back from ``train_summary.json`` (per-step losses left out)."""
         return {k: v for k, v in stored.items() if k != "loss_history"}
 
+    def ensure(self, base) -> tuple[object | None, dict]:
+        """``(result, summary)``: the adapter trained on ``base`` into ``train_dir`` if none is stored under this config
+        (``result`` is :meth:`train`'s), else ``(None, the stored summary)``.
+
+        ``train_dir/train_config.json`` records the config once the adapter is saved, and the process count where
+        several processes trained together (:func:`ftsafety.launch.process_record`). The count does not decide reuse:
+        their global batch is the recipe's, so it is the same fine-tune, and a notebook in one process reuses it.
+        Under ``accelerate launch`` every process calls this; only the main process writes.
+        """
+        from .launch import is_main_process, process_record, wait_for_everyone
+
+        summary = self._stored_summary()
+        wait_for_everyone()  # every process has decided before the main one changes the folder
+        if summary is not None:
+            return None, summary
+        marker = self.train_dir / "train_config.json"
+        if is_main_process():
+            marker.unlink(missing_ok=True)  # the adapter is about to change
+        result = self.train(base)
+        if is_main_process():
+            write_json(marker, normal(self.config | process_record()))
+        wait_for_everyone()
+        return result, self.summarise(result) | process_record()
+
     def get(self):
         if self._model is not None:
             return self._model
         from .models import load
 
         base = load(self.base_model, for_training=True)
-        summary = self._stored_summary()
-        if summary is not None:
-            model = merged_adapter(base.model, self.train_dir / "adapter")
-        else:
-            (self.train_dir / "train_config.json").unlink(missing_ok=True)  # the adapter is about to change
-            result = self.train(base)
-            write_json(self.train_dir / "train_config.json", normal(self.config))
-            model = merge(result)
-            summary = self.summarise(result)
+        result, summary = self.ensure(base)
+        model = merged_adapter(base.model, self.train_dir / "adapter") if result is None else merge(result)
         model.eval()
         base.tokenizer.padding_side = "left"
         self._model = (model, base.tokenizer, summary)
         return self._model
+
+
+def _without_process_count(config: dict) -> dict:
+    """A stored training config without the process count (see :meth:`TrainedModel.ensure`)."""
+    return {k: v for k, v in config.items() if k != "processes"} if isinstance(config, dict) else config
 
 
 def merged_adapter(model, adapter_dir) -> object:
