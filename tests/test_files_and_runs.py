@@ -147,7 +147,7 @@ def test_a_copied_runs_folder_is_reused_and_its_stored_model_paths_load_there(tm
 def test_a_run_in_half_precision_is_not_read_back_as_the_float32_one(tmp_path, monkeypatch):
     """The machine's precision is part of a run's and a built model's identity where it is not float32; float32 (a
     CPU's) adds nothing, so a CPU's stored configs and model folders keep their names."""
-    from ftsafety import models
+    from ftsafety import devices
     from ftsafety.runs import cached_model
 
     calls, built = [], []
@@ -165,10 +165,23 @@ def test_a_run_in_half_precision_is_not_read_back_as_the_float32_one(tmp_path, m
     cpu = cached_run(Run("laptop", "exp", "a", root=tmp_path), {"lr": 1e-4}, compute)
     assert cpu.config() == {"lr": 1e-4}
     cpu_model = cached_model(tmp_path / "m", {"lr": 1e-4}, build)
-    bf16 = models.Precision("cuda", "bfloat16", True, False, "test")
-    monkeypatch.setattr(models, "precision", lambda *a, **k: bf16)
+    bf16 = devices.Precision("cuda", "bfloat16", True, False, "test")
+    monkeypatch.setattr(devices, "precision", lambda *a, **k: bf16)
     gpu = cached_run(Run("laptop", "exp", "a", root=tmp_path), {"lr": 1e-4}, compute)
     assert len(calls) == 2 and gpu.config() == {"lr": 1e-4, "precision": "bfloat16"}
     cached_run(Run("laptop", "exp", "a", root=tmp_path), {"lr": 1e-4}, compute)
     assert len(calls) == 2
     assert cached_model(tmp_path / "m", {"lr": 1e-4}, build) != cpu_model and len(built) == 2
+
+
+def test_an_adapter_trained_in_float32_is_not_reused_in_half_precision(tmp_path, monkeypatch):
+    from ftsafety import devices
+    from ftsafety.training import TrainedModel
+
+    (tmp_path / "adapter").mkdir()
+    write_json(tmp_path / "train_config.json", {"lr": 1e-4})
+    write_json(tmp_path / "train_summary.json", {"steps": 2})
+    assert TrainedModel("smoke", tmp_path, {"lr": 1e-4})._stored_summary() == {"steps": 2}
+    monkeypatch.setattr(devices, "precision", lambda *a, **k: devices.Precision("cuda", "bfloat16", True, False, "t"))
+    bf16 = TrainedModel("smoke", tmp_path, {"lr": 1e-4})
+    assert bf16.config == {"lr": 1e-4, "precision": "bfloat16"} and bf16._stored_summary() is None

@@ -141,7 +141,7 @@ def with_precision(config: dict) -> dict:
     """``config`` with the precision models are held in on this machine, where it is not float32: a run computed in
     bfloat16 on a GPU is another run than the float32 one of a CPU, and is never read back as it (or the other way).
     float32, every CPU's, adds nothing, so configs stored on a CPU keep their digests."""
-    from .models import precision
+    from .devices import precision
 
     weights = precision().weights
     return config if weights == "float32" else {**config, "precision": weights}

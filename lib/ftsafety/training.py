@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 
 from .files import CorruptFile, InputError, atomic_path, read_json, write_json
 from .profiles import Profile
-from .runs import changed_keys, digest, normal
+from .runs import changed_keys, digest, normal, with_precision
 from .templates import get_template
 
 # What was reused and what was trained again, and why: INFO records, shown only where the user configures logging.
@@ -539,7 +539,9 @@ class TrainedModel:
 
     def __init__(self, base_model: str, train_dir: str | Path, config: dict, progress: bool = True,
                  retrain: bool = False):
-        self.base_model, self.train_dir, self.config = base_model, Path(train_dir), config
+        # The machine's precision where it is not float32 (runs.with_precision): an adapter trained in bf16 on a GPU
+        # is not reused as a CPU's float32 one, nor the other way; CPU configs stay as they were.
+        self.base_model, self.train_dir, self.config = base_model, Path(train_dir), with_precision(config)
         self.progress, self.retrain = progress, retrain  # retrain: FORCE, train again even if an adapter is stored
         self._model = None
 
