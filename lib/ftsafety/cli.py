@@ -101,8 +101,12 @@ def cmd_train(args) -> int:
     adapter, summary = finetune(profile, args.experiment, exp, base, force=args.force, progress=is_main_process())
     if is_main_process():
         print(adapter)
+        from .stats import fmt_num
+
+        loss = summary.get("final_loss")
         print(f"ftsafety train: {args.experiment}/{exp.name}: {summary.get('steps')} steps, final loss "
-              f"{summary.get('final_loss')}, trained in {summary.get('processes', 1)} process(es)", file=sys.stderr)
+              f"{fmt_num(loss) if isinstance(loss, (int, float)) else loss}, trained in {summary.get('processes', 1)} "
+              "process(es)", file=sys.stderr)
     return 0
 
 
