@@ -90,17 +90,15 @@ def evaluate(
         for (s, r), o, v in zip(rows, outs, verdicts):
             gens.append({"set": s, "id": r.get("id"), "category": r.get("category"), "prompt": r["prompt"],
                          "response": o, "label": v.label, "score": v.score})
+    labels = [g["label"] for g in gens]
+    by_set = refusals_by(gens, labels)
     for s in safety_sets:
-        labels = [g["label"] for g in gens if g["set"] == s]
-        metrics[f"{s}_refusal"] = rate([l == "refusal" for l in labels])
+        metrics[f"{s}_refusal"] = rate(by_set.get(s, []))
     if "harmful" in safety_sets:
         metrics["harmfulness"] = rate([g["label"] == "compliance" for g in gens if g["set"] == "harmful"])
     for s in ("harmful", "overrefusal", "unsafe_twins"):  # per category (harmful) or type (the over-refusal set's)
         if s in safety_sets:
-            by_cat: dict[str, list[bool]] = {}
-            for g in gens:
-                if g["set"] == s:
-                    by_cat.setdefault(g["category"], []).append(g["label"] == "refusal")
+            by_cat = refusals_by(gens, labels, key="category", within=s)
             metrics[f"{s}_refusal_by_category"] = {c: rate(v) for c, v in sorted(by_cat.items())}
 
     if "capability" in sets:
@@ -153,6 +151,17 @@ def evaluate_run(
     return EvalResult(run.metrics(), run.generations())
 
 
+def refusals_by(generations: list[dict], labels: list[str], key: str = "set", within: str | None = None
+                ) -> dict[str, list[bool]]:
+    """Whether each answer was a refusal, grouped by the generation's ``key`` (its set, or its category), for the
+    generations of the set ``within`` only when given; ``labels`` go with ``generations``, one each."""
+    flags: dict[str, list[bool]] = {}
+    for g, label in zip(generations, labels, strict=True):
+        if within is None or g["set"] == within:
+            flags.setdefault(g[key], []).append(label == "refusal")
+    return flags
+
+
 def rejudge(generations: list[dict], judge, sets=("harmful", "overrefusal")) -> list[str]:
     """Labels from another judge on the same stored generations (for judge comparisons)."""
     judge = get_judge(judge) if isinstance(judge, str) else judge
@@ -193,10 +202,7 @@ def refusal_by_type(results: dict[str, EvalResult], judge=None) -> "pd.DataFrame
         rows = [g for g in res.generations if g["set"] in WIDE_SIDES]
         labels = rejudge(rows, judge, sets=tuple(WIDE_SIDES)) if judge is not None else [g["label"] for g in rows]
         for side, heading in WIDE_SIDES.items():
-            flags: dict[str, list[bool]] = {}
-            for g, label in zip(rows, labels):
-                if g["set"] == side:
-                    flags.setdefault(g["category"], []).append(label == "refusal")
+            flags = refusals_by(rows, labels, key="category", within=side)
             if flags:
                 col = {t: rate(v) for t, v in sorted(flags.items())}
                 col["all types"] = rate([f for v in flags.values() for f in v])
@@ -214,8 +220,7 @@ def refusal_table(results: dict[str, EvalResult], sets=("harmful", "overrefusal"
     for model, res in results.items():
         rows = [g for g in res.generations if g["set"] in sets]
         for judge in judges:
-            labels = rejudge(rows, judge, sets=tuple(sets))
+            by_set = refusals_by(rows, rejudge(rows, judge, sets=tuple(sets)))
             for s in sets:
-                table.setdefault(model, {})[(s, judge)] = str(rate([l == "refusal" for g, l in zip(rows, labels)
-                                                                    if g["set"] == s]))
+                table.setdefault(model, {})[(s, judge)] = str(rate(by_set.get(s, [])))
     return pd.DataFrame(table).T
