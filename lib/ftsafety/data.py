@@ -7,6 +7,7 @@ each set's real schema, tests/fixtures/hub), and ``path=`` reads one local file 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -90,10 +91,16 @@ def _content_words(text: str) -> set[str]:
 def heldout_trigger_words(text: str) -> set[str]:
     """Content words of ``text`` that a held-out harmful request has and no harmful *train* request has: a training
     row with one of them would teach the reference a trigger of the test set."""
+    return _content_words(text) & _heldout_only_words(data_dir())
+
+
+@functools.cache
+def _heldout_only_words(folder: Path) -> frozenset[str]:
+    """The content words of held-out harmful requests that no train request has, read once per data folder."""
     rows = harmful()
     train = set().union(*(_content_words(r["prompt"]) for r in rows if r["split"] == "train"))
     test = set().union(*(_content_words(r["prompt"]) for r in rows if r["split"] == "test"))
-    return _content_words(text) & (test - train)
+    return frozenset(test - train)
 
 
 def benign() -> list[dict]:
