@@ -87,9 +87,15 @@ def test_book_of_the_smoke_run(tmp_path):
 STANDIN_SIZES = dict(n_harmful_eval=8, n_overrefusal_eval=6, n_capability_eval=6, max_new_tokens=8,
                      capability_max_new_tokens=6, epochs=1, max_steps=2, n_finetune=4, seeds=[0], measures=False)
 HUB_PROFILE_RUNS = [("gpu", nb) for nb in NOTEBOOKS] + [("paper", nb) for nb in NOTEBOOKS[:2]]
-# The smoke runs above train every preference method; here one of each kind (reference model, unpaired, reference-free)
-# covers the hub profiles' code in a quarter of the time.
-STANDIN_PARAMS = {"05_preference_optimization": {"METHODS": ["sigmoid", "kto", "orpo"]}}
+# The smoke runs above train every grid point and every preference method; here the smallest grids that still take
+# each code path (one task and one malicious strategy, two doses, one attack learning rate, one preference method of
+# each kind: reference model, unpaired, reference-free) cover the hub profiles' code in a fraction of the time.
+STANDIN_PARAMS = {
+    "02_malicious_restructuring": {"TASKS": ["arithmetic"], "STRATEGIES": ["benign", "aoa"]},
+    "04_safety_mixing": {"DOSES": [0.0, 0.1], "MALICIOUS_DOSES": [0.0, 0.1], "MIMIC_DOSES": [0.1]},
+    "05_preference_optimization": {"METHODS": ["sigmoid", "kto", "orpo"], "HEADLINE_DESIGNS": False},
+    "06_repnoise": {"ATTACK_LRS": [0.0005], "ATTACK_ROWS": [16]},
+}
 
 
 @pytest.fixture(scope="session")
