@@ -156,3 +156,29 @@ def test_cli_unknown_profile_is_a_clear_error(capsys):
     assert main(["doctor", "--profile", "huge"]) == 2
     err = capsys.readouterr().err
     assert "unknown profile 'huge'" in err and "smoke, laptop, gpu, paper" in err and "Traceback" not in err
+
+
+def test_a_full_fine_tune_is_estimated_with_every_parameters_states_and_shared_between_gpus():
+    # A full fine-tune of Llama-2-7b: 16 bytes a parameter (float32 weights, gradients, two Adam moments), over 100 GiB
+    # on one GPU; shared between 2 GPUs, ZeRO-3 and FSDP2 hold 8 bytes a parameter each, ZeRO-2 2 + 7, DDP 16 + 4.
+    from ftsafety.doctor import GIB
+
+    lora = profile_plan("paper", report())["memory"]
+    plan = profile_plan(resolve("paper", finetune="full", lr=5e-5), report())
+    mem, params = plan["memory"], plan["memory"]["params"]
+    assert mem["finetune"] == "full" and mem["weights_dtype"] == "float32" and mem["lora_params"] == 0
+    assert mem["weights_gib"] + mem["trained_gib"] == pytest.approx(params * 16 / GIB)
+    extra = mem["total_gib"] - mem["weights_gib"] - mem["trained_gib"]
+    assert extra == pytest.approx(lora["total_gib"] - lora["weights_gib"] - lora["lora_gib"])  # activations alike
+    assert mem["total_gib"] > 100 and not any(g["fits"] for g in mem["gpus"].values())
+    two = mem["sharded"][2]
+    assert two["rows_per_device"] == 5  # the recipe's 10 rows per step, 5 on each
+    states = {k: two[k] - two["activations_logits_gib"] for k in ("DDP", "ZeRO-2", "ZeRO-3", "FSDP2")}
+    assert states == pytest.approx({"DDP": params * 20 / GIB, "ZeRO-2": params * 9 / GIB,
+                                    "ZeRO-3": params * 8 / GIB, "FSDP2": params * 8 / GIB})
+    assert two["ZeRO-3"] < 80 < two["DDP"]
+    four = mem["sharded"][4]
+    assert four["rows_per_device"] is None and "cannot be shared equally by 4" in four["problem"]
+    text = format_plan(plan)
+    assert "for one full fine-tune (every parameter)" in text and "ZeRO-3" in text and "FSDP2" in text
+    assert "sharded" not in lora and "for one LoRA fine-tune" in format_plan(profile_plan("paper", report()))

@@ -30,3 +30,13 @@ def test_any_model_id_becomes_the_aligned_start():
     p = resolve("gpu", model="/models/my-chat-model")
     assert p.model == p.aligned_model == "/models/my-chat-model"
     assert resolve("laptop").aligned_model is None  # built by `ftsafety align`
+
+
+def test_every_profile_trains_lora_unless_asked_for_a_full_fine_tune(monkeypatch):
+    assert {p.finetune for p in PROFILES.values()} == {"lora"}
+    assert resolve("paper", finetune="full").finetune == "full"
+    monkeypatch.setenv("FTSAFETY_PROFILE_OVERRIDES", '{"finetune": "full", "lr": 5e-5}')
+    p = resolve("paper")
+    assert (p.finetune, p.lr) == ("full", 5e-5)
+    with pytest.raises(ValueError, match="finetune must be one of lora, full, not 'qlora'"):
+        resolve("paper", finetune="qlora")

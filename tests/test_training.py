@@ -240,3 +240,59 @@ def test_reference_designs_differ_in_the_wide_rows_and_keep_their_own_folders(mo
     align.aligned_reference(designs["help only"], design="help only")
     align.aligned_reference(p)
     assert [r.name for r in roots] == ["aligned-reference-help-only", "aligned-reference"]
+
+
+def test_a_full_fine_tune_trains_every_weight_saves_the_model_and_is_reloaded_as_it(tmp_path, monkeypatch):
+    # finetune="full": no LoRA adapter, every parameter trained, the whole model saved where the adapter would be, and
+    # TrainedModel rebuilds it from there without training again; a LoRA run of the same recipe is another run.
+    import pytest
+    from safetensors.torch import load_file
+
+    from ftsafety.experiments import Experiment, SFTModel
+    from ftsafety.profiles import resolve
+
+    profile = resolve("smoke", finetune="full")
+    exp = Experiment("full-s0", EXAMPLES)
+    base = {k: v.clone() for k, v in load("smoke").model.state_dict().items()}
+    trained = SFTModel(profile, exp, "smoke", tmp_path / "train", progress=False)
+    model, _, summary = trained.get()
+    folder = tmp_path / "train" / "adapter"
+    assert summary["steps"] == profile.max_steps and trained.config["lora"] == "full"
+    assert not (folder / "adapter_config.json").exists() and (folder / "tokenizer.json").is_file()
+    assert not (folder / "training_args.bin").exists()
+    saved = load_file(folder / "model.safetensors")
+    assert not hasattr(model, "peft_config") and set(saved) <= set(base)
+    assert all(not torch.equal(saved[k], base[k]) for k in saved)  # every weight moved, not only some
+    monkeypatch.setattr(SFTModel, "train", lambda self, base: pytest.fail("trained again"))
+    again, _, _ = SFTModel(profile, exp, "smoke", tmp_path / "train", progress=False).get()
+    reloaded, trained_now = again.state_dict(), model.state_dict()
+    assert all(torch.equal(reloaded[k], trained_now[k]) for k in trained_now)
+    lora = SFTModel(resolve("smoke"), exp, "smoke", tmp_path / "train", progress=False)
+    assert lora.config["lora"] == [4, 8, ["q_proj", "v_proj"]] and lora._stored_summary() is None
+
+
+def test_lora_runs_keep_their_identity_and_lora_only_trainers_refuse_a_full_profile():
+    # The default adds nothing to a run's identity, so every stored LoRA config keeps its digest; a full profile's
+    # budget line says what it trains, and a trainer that only trains LoRA (preference, RepNoise, reward) refuses it.
+    import pytest
+
+    from ftsafety.files import InputError
+    from ftsafety.profiles import resolve
+    from ftsafety.training import lora_config, lora_identity, training_budget
+
+    laptop = resolve("laptop", use_env=False)
+    assert lora_identity(laptop) == [16, 32, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                              "down_proj"]]
+    full = resolve("paper", finetune="full", lr=5e-5, use_env=False)
+    assert lora_identity(full) == "full"
+    assert training_budget(full) == "full fine-tune, lr 5e-05, 5 epochs"
+    with pytest.raises(InputError, match="full fine-tune"):
+        lora_config(full)
+
+
+def test_a_full_fine_tune_reference_has_its_own_recipe_and_a_lora_one_keeps_its_name(smoke_profile):
+    # The reference's folder is named by its recipe's digest: a full fine-tune stored under the LoRA recipe's name
+    # would be read back as the LoRA reference.
+    lora = recipe(smoke_profile)
+    full = recipe(smoke_profile.replace(finetune="full"))
+    assert "finetune" not in lora and full == {**lora, "finetune": "full"}

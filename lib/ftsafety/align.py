@@ -82,6 +82,8 @@ def recipe(profile: Profile, seed: int = 0) -> dict:
         # the wide set's rows, named only where used: a recipe without them keeps the name it had before they existed
         **({"n_contrast": profile.align_n_contrast, "n_twin_refusals": profile.align_n_twin_refusals}
            if profile.align_n_contrast else {}),
+        # a full fine-tune is another model than the LoRA one; named only then, so LoRA recipes keep their names
+        **({"finetune": profile.finetune} if profile.finetune != "lora" else {}),
     }
 
 

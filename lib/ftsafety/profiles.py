@@ -16,6 +16,8 @@ ENV_VAR = "FTSAFETY_PROFILE"
 # FTSAFETY_PROFILE_OVERRIDES='{"n_finetune": 8, "eval_batch_size": 256}': how `make course` and the tests hand changed
 # sizes to notebooks, which receive only a profile's name.
 OVERRIDES_VAR = "FTSAFETY_PROFILE_OVERRIDES"
+# What Profile.finetune accepts: a LoRA adapter, or every parameter.
+FINETUNE_MODES = ("lora", "full")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,20 @@ class Profile:
     # False for a model that measures nothing (smoke's random weights, or stand-ins under hub ids in the tests):
     # notebooks then take their smallest settings and make no claim.
     measures: bool = True
+    # What a fine-tune trains: "lora", a LoRA adapter on lora_targets (every profile; the fields above), or "full",
+    # every parameter of the model and no adapter, as Qi et al. (2023) fine-tune Llama-2-7b-chat (their released
+    # commands, notebook 01's design notes). No profile sets "full": the paper profile keeps its LoRA recipe (lr 1e-4
+    # is a LoRA learning rate), and a full fine-tune is asked for with its own learning rate, e.g.
+    # FTSAFETY_PROFILE_OVERRIDES='{"finetune": "full", "lr": 5e-5}' (docs/gpu.md, section 6). "full" covers the SFT
+    # fine-tunes (ftsafety.training.sft_lora); preference methods, RepNoise and reward models train LoRA only and
+    # say so.
+    finetune: str = "lora"
     notes: str = ""
+
+    def __post_init__(self):
+        if self.finetune not in FINETUNE_MODES:
+            raise ValueError(f"profile {self.name!r}: finetune must be one of {', '.join(FINETUNE_MODES)}, "
+                             f"not {self.finetune!r}")
 
     def replace(self, **overrides) -> "Profile":
         return resolve(self, **overrides)

@@ -1,4 +1,5 @@
-"""LoRA supervised fine-tuning through TRL's SFTTrainer and PEFT, loss on the completion only.
+"""LoRA supervised fine-tuning through TRL's SFTTrainer and PEFT, loss on the completion only; or, where the profile
+asks for it (``finetune="full"``), every parameter of the model.
 
 Every experiment in the course fine-tunes this way: examples are ``{"prompt", "response"}`` rows, rendered with a
 :class:`~ftsafety.templates.PromptTemplate` exactly as evaluation renders them, and passed to TRL as
@@ -10,8 +11,8 @@ interrupted.
 
 Every fine-tune of the course (SFT experiments, the aligned reference, preference methods, RepNoise, reward models)
 goes through :func:`run_training`: resume only a complete checkpoint written with the same settings, train, time the
-whole run, save the adapter, summarise. :class:`TrainedModel` is the matching protocol on the evaluation side: a
-fine-tune trained once, on first use, and handed out merged to every measurement.
+whole run, save the adapter (or the whole model), summarise. :class:`TrainedModel` is the matching protocol on the
+evaluation side: a fine-tune trained once, on first use, and handed out merged to every measurement.
 """
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ _NOT_SETTINGS = {"output_dir", "logging_dir", "run_name", "disable_tqdm", "hub_t
 
 @dataclass
 class TrainResult:
-    model: object  # the trained PeftModel (LoRA layers on the base model)
+    model: object  # the trained PeftModel (LoRA layers on the base model), or the model itself under a full fine-tune
     output_dir: Path
-    adapter_dir: Path
+    adapter_dir: Path  # the saved adapter, or the whole model under a full fine-tune
     loss_history: list[dict] = field(default_factory=list)  # [{"step", "epoch", "loss"}]
     train_tokens: int = 0  # tokens the model was trained on (prompt + completion, all epochs)
     train_s: float = 0.0
@@ -174,7 +175,8 @@ def sft_config(profile: Profile, output_dir, lr: float | None = None, epochs: fl
 
 
 def training_budget(profile: Profile, lr: float | None = None, epochs: float | None = None) -> str:
-    """The training budget as a notebook's header states it: ``"LoRA r=16, lr 0.0002, 3 epochs"``.
+    """The training budget as a notebook's header states it: ``"LoRA r=16, lr 0.0002, 3 epochs"`` (``"full fine-tune,
+    lr 5e-05, 5 epochs"`` where the profile trains every parameter).
 
     Where the profile caps training at ``max_steps`` (smoke: 2 steps, to check that the code runs), that cap replaces
     the epochs, as it does in transformers' Trainer, and the header says so instead of naming epochs that do not apply.
@@ -185,16 +187,30 @@ def training_budget(profile: Profile, lr: float | None = None, epochs: float | N
         length = f"{_plural(profile.max_steps, 'step')} (the {profile.name} profile's max_steps, in place of epochs)"
     else:
         length = _plural(epochs, "epoch")
-    return f"LoRA r={profile.lora_r}, lr {lr:g}, {length}"
+    what = "full fine-tune" if full_finetune(profile) else f"LoRA r={profile.lora_r}"
+    return f"{what}, lr {lr:g}, {length}"
 
 
 def _plural(n: float, word: str) -> str:
     return f"{n:g} {word}" + ("" if n == 1 else "s")
 
 
+def full_finetune(profile: Profile) -> bool:
+    """Whether ``profile`` trains every parameter (``finetune="full"``) instead of a LoRA adapter."""
+    return profile.finetune == "full"
+
+
 def lora_config(profile: Profile, task_type: str = "CAUSAL_LM", **extra):
     """PEFT's ``LoraConfig`` from the profile's LoRA fields; ``extra`` adds or overrides fields (e.g. ``modules_to_save``
-    for a reward head)."""
+    for a reward head).
+
+    A profile that fine-tunes every parameter has no LoRA settings: an :class:`InputError`, raised for the trainers
+    that train LoRA only (preference methods, RepNoise, reward models), rather than a LoRA run stored under the full
+    fine-tune's name. The SFT fine-tunes (:func:`build_trainer`) do not ask for a config then.
+    """
+    if full_finetune(profile):
+        raise InputError(f"profile {profile.name!r} asks for a full fine-tune (finetune='full'), which the course's "
+                         "SFT fine-tunes support; this trainer trains a LoRA adapter only: set finetune='lora' for it")
     from peft import LoraConfig
 
     fields = dict(r=profile.lora_r, lora_alpha=profile.lora_alpha, lora_dropout=profile.lora_dropout,
@@ -202,9 +218,31 @@ def lora_config(profile: Profile, task_type: str = "CAUSAL_LM", **extra):
     return LoraConfig(**(fields | extra))
 
 
-def lora_identity(profile: Profile) -> list:
-    """The LoRA settings that name a run in the registry (rank, alpha, target modules): built here and only here."""
+def lora_identity(profile: Profile) -> list | str:
+    """The LoRA settings that name a run in the registry (rank, alpha, target modules): built here and only here.
+
+    A full fine-tune has none and is named ``"full"`` instead, so that it never reads back a LoRA run of the same
+    recipe, while every LoRA run keeps the identity (and digest) it was stored under.
+    """
+    if full_finetune(profile):
+        return "full"
     return [profile.lora_r, profile.lora_alpha, list(profile.lora_targets)]
+
+
+def trainable_precision(model) -> None:
+    """Make a full fine-tune's weights float32 where they were loaded in 16 bits (on a GPU; a CPU loads float32).
+
+    transformers' Trainer updates the parameters in their own dtype: bf16 weights keep 8 bits of mantissa, so an
+    update smaller than about 1/256 of a weight (a learning rate of 5e-5 makes many of them smaller) is rounded away,
+    and fp16 weights cannot be trained under fp16 mixed precision at all (the loss scaler refuses 16-bit gradients).
+    float32 weights under the profile's bf16/fp16 autocast are mixed-precision training proper. LoRA needs none of
+    this: PEFT keeps the adapters in float32. DeepSpeed casts the weights to 16 bits again and keeps its own float32
+    copy; FSDP with mixed precision keeps them float32, as here.
+    """
+    import torch
+
+    if any(p.dtype in (torch.bfloat16, torch.float16) for p in model.parameters()):
+        model.float()
 
 
 def build_trainer(
@@ -220,7 +258,9 @@ def build_trainer(
     max_steps: int | None = None,
     progress: bool = True,
 ):
-    """TRL's SFTTrainer with a LoRA adapter on ``model``, set up the course's way (not yet trained)."""
+    """TRL's SFTTrainer with a LoRA adapter on ``model``, set up the course's way (not yet trained); where the
+    profile asks for a full fine-tune (``finetune="full"``), no adapter: every parameter of ``model`` is trained, in
+    float32 (:func:`trainable_precision`)."""
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
     from trl import SFTTrainer
@@ -230,12 +270,14 @@ def build_trainer(
     if not rows:
         raise ValueError("no training examples")
     on_cuda = next(model.parameters()).device.type == "cuda"
+    if full_finetune(profile):
+        trainable_precision(model)
     args = sft_config(profile, output_dir, lr=lr, epochs=epochs, seed=seed, max_steps=max_steps,
                       progress=progress, on_cuda=on_cuda)
     tokenizer.padding_side = "right"
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-        peft_config=lora_config(profile),
+        peft_config=None if full_finetune(profile) else lora_config(profile),
     )
     trainer.train_dataset = _truncate(trainer.train_dataset, profile.max_length)
     return quiet(trainer, progress)
@@ -319,6 +361,8 @@ def sft_lora(
     **options,
 ) -> TrainResult:
     """Fine-tune ``model`` (a transformers causal LM) with LoRA on ``examples``; returns the trained PeftModel.
+    Where the profile asks for a full fine-tune (``finetune="full"``), every parameter of ``model`` itself is trained
+    instead, and the whole model is saved where the adapter would be.
 
     ``options`` are :func:`build_trainer`'s: ``template``, ``seed``, and ``lr``, ``epochs``, ``max_steps`` (the
     profile's by default), ``progress``. If ``output_dir`` holds checkpoints of an interrupted run with the same
@@ -435,14 +479,16 @@ def run_training(trainer, output_dir: str | Path, identity: dict, make_result: C
       library did not write (no settings file next to them) are never touched: that is an :class:`InputError`.
     - A checkpoint interrupted while it was written is skipped (see :func:`_complete_checkpoints`).
     - The training time covers the whole run, across interruptions.
-    - The adapter is saved atomically to ``output_dir/adapter``; checkpoints, which only serve resumption, are removed.
+    - The adapter (the whole model, under a full fine-tune) is saved atomically to ``output_dir/adapter``, through
+      the trainer's own save (:func:`save_adapter`); checkpoints, which only serve resumption, are removed.
     - ``make_result(model, adapter_dir, history, train_s)`` builds the caller's result object (it has ``summary()``);
       ``history(trainer)`` gives the per-step records (default: the logged steps with a loss). The summary and history
       are written to ``output_dir/train_summary.json``, the history under ``history_key``; where several processes
       trained together, the summary also holds their number (``processes``).
     - Under ``accelerate launch`` every process calls this, and every process trains; only the main process removes
       checkpoints and writes files (the Trainer's own checkpoints included), and the others wait for it where they
-      read what it wrote, so all of them resume from the same checkpoint.
+      read what it wrote, so all of them resume from the same checkpoint. Every process takes part in the save,
+      which gathers sharded weights (ZeRO-3, FSDP) from all of them.
     """
     from .launch import is_main_process, process_record, wait_for_everyone
 
@@ -478,8 +524,8 @@ def run_training(trainer, output_dir: str | Path, identity: dict, make_result: C
     adapter_dir = output_dir / "adapter"
     records = history(trainer) if history else [h for h in trainer.state.log_history if "loss" in h]
     result = make_result(trainer.model, adapter_dir, records, train_s)
+    save_adapter(trainer, adapter_dir)  # in every process: a collective gather where the weights are sharded
     if is_main_process():
-        save_adapter(trainer, adapter_dir)
         write_json(output_dir / "train_summary.json", result.summary() | process_record() | {history_key: records})
         _discard_checkpoints(output_dir)
     wait_for_everyone()  # the adapter is on disk before any process reads it back
@@ -511,19 +557,40 @@ def _stale_checkpoints(output_dir: Path, settings_path: Path, settings: dict, re
 
 
 def save_adapter(trainer, adapter_dir: Path) -> Path:
-    """Save the trained adapter atomically to ``adapter_dir``, from the main process (its caller's job to call it
-    there only).
+    """Save what ``trainer`` trained atomically to ``adapter_dir``: the LoRA adapter, or the whole model with its
+    tokenizer under a full fine-tune (a folder that loads with ``from_pretrained``). Every process calls it; the main
+    one writes.
 
-    ``trainer.model`` is the trained PeftModel itself, not the DDP wrapper around it (that is
-    ``trainer.model_wrapped``), and DDP keeps every process's copy identical, so the main process saves it as
-    ``trainer.save_model`` would under DDP. ``save_model`` itself is not called because it also writes the tokenizer
-    and the pickled training arguments into the folder: megabytes per run that the registry does not need. Sharded
-    training (ZeRO-3, FSDP), where only ``save_model``'s gather from every process gives whole weights, is not supported
-    by the library yet.
+    The save is the trainer's own ``save_model``, which transformers makes correct wherever the weights live: under
+    DDP (and in one process) it saves the main process's copy, under ZeRO-3 and FSDP it first gathers the shards from
+    every process (a collective, so the other processes take part and write nothing; ``args.should_save`` is false
+    there). What ``save_model`` adds beside the weights is left out, so that an adapter folder holds what
+    ``save_pretrained`` writes and no more: the pickled training arguments, and the tokenizer (megabytes per run that
+    the registry does not need beside an adapter; a whole model keeps it).
     """
+    from .launch import is_main_process
+
+    if not is_main_process():
+        trainer.save_model(str(adapter_dir))  # joins the gather; writes nothing
+        return adapter_dir
     with atomic_path(adapter_dir, replace_dir=True) as tmp:
-        trainer.model.save_pretrained(tmp)
+        _save_trained(trainer, tmp)
     return adapter_dir
+
+
+def _save_trained(trainer, folder: Path) -> None:
+    """``trainer.save_model(folder)`` without the training arguments, and without the tokenizer beside an adapter."""
+    from transformers.trainer import TRAINING_ARGS_NAME
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    keep = (trainer.processing_class, trainer.data_collator)
+    if hasattr(model, "peft_config"):  # an adapter: _save writes the tokenizer from either attribute
+        trainer.processing_class = trainer.data_collator = None
+    try:
+        trainer.save_model(str(folder))
+    finally:
+        trainer.processing_class, trainer.data_collator = keep
+    (Path(folder) / TRAINING_ARGS_NAME).unlink(missing_ok=True)
 
 
 class TrainedModel:
@@ -532,7 +599,8 @@ class TrainedModel:
     The protocol every trained artefact that the course measures follows (SFT experiments, preference methods):
     ``config`` is what identifies the fine-tune; :meth:`get` returns ``(merged model, tokenizer, training summary)``.
     A subclass implements :meth:`train` (one call of :func:`run_training` through the method's own function). If
-    ``train_dir`` holds an adapter saved under the same config, the model is rebuilt from it in seconds instead.
+    ``train_dir`` holds an adapter (or, from a full fine-tune, a whole model) saved under the same config, the model is
+    rebuilt from it in seconds instead.
     :meth:`ensure` trains (or finds) the adapter without merging it: what ``ftsafety train`` runs, in one process or
     in each of the processes of ``accelerate launch``.
     """
@@ -609,8 +677,12 @@ class TrainedModel:
         from .models import load
 
         base = load(self.base_model, for_training=True)
+        # A full fine-tune trains float32 weights (trainable_precision); measured, as reloaded, in the loaded dtype.
+        dtype = base.model.dtype
         result, summary = self.ensure(base)
         model = merged_adapter(base.model, self.train_dir / "adapter") if result is None else merge(result)
+        if model.dtype != dtype:
+            model = model.to(dtype)
         model.eval()
         base.tokenizer.padding_side = "left"
         self._model = (model, base.tokenizer, summary)
@@ -624,14 +696,25 @@ def _without_process_count(config: dict) -> dict:
 
 def merged_adapter(model, adapter_dir) -> object:
     """``model`` with the LoRA adapter saved in ``adapter_dir`` folded into its weights (a plain model again): how a
-    stored fine-tune is rebuilt without training it again."""
+    stored fine-tune is rebuilt without training it again.
+
+    Where a full fine-tune saved the whole model there (no ``adapter_config.json``), that model is loaded instead, in
+    ``model``'s dtype and on its device, and ``model`` is not used.
+    """
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").is_file():
+        from transformers import AutoModelForCausalLM
+
+        trained = AutoModelForCausalLM.from_pretrained(str(adapter_dir), dtype=model.dtype, trust_remote_code=False)
+        return trained.to(model.device)
     from peft import PeftModel
 
     return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
 
 
 def merge(trained) -> object:
-    """Fold LoRA weights into the base model (faster generation, saves as a plain model)."""
+    """Fold LoRA weights into the base model (faster generation, saves as a plain model); a fully fine-tuned model is
+    returned as it is."""
     import dataclasses
 
     model = trained.model if dataclasses.is_dataclass(trained) else trained  # a result (TrainResult, ...) or a model
