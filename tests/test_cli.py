@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from ftsafety.cli import main
 from ftsafety.results import NotebookReport
 
@@ -273,3 +275,81 @@ def test_train_stores_the_run_where_the_notebook_measures_it_without_training(tm
     monkeypatch.setattr(SFTModel, "train", lambda self, base: pytest.fail("trained again"))
     res = finetune_and_evaluate(profile, "01_benign_degradation", exp, "smoke", sets=("harmful",), progress=False)
     assert res.metrics["training"]["steps"] == 2 and "processes" not in res.metrics["training"]
+
+
+def test_train_recipes_take_only_their_options(capsys):
+    assert main(["train", "--profile", "smoke", "--recipe", "repnoise", "--lr", "0.01", "--run", "x"]) == 2
+    assert "--lr, --run: not an option of --recipe repnoise" in capsys.readouterr().err
+    assert main(["train", "--profile", "smoke", "--recipe", "reward", "--method", "ipo"]) == 2
+    assert "--method: not an option of --recipe reward" in capsys.readouterr().err
+    assert main(["train", "--profile", "smoke", "--recipe", "dpo", "--lr", "0.001"]) == 2  # another recipe: a name
+    assert "give --run" in capsys.readouterr().err
+    assert main(["train", "--profile", "smoke", "--data", "plain", "--method", "ipo"]) == 2  # sft is the default
+    assert "--method: not an option of --recipe sft" in capsys.readouterr().err
+
+
+def test_train_recipes_use_the_notebooks_smoke_sizes():
+    import json
+
+    from ftsafety.course import list_notebooks
+    from ftsafety.experiments import SMOKE_PARAMETERS
+
+    for notebook, sizes in SMOKE_PARAMETERS.items():
+        cells = json.loads(list_notebooks([notebook])[0].read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        for name, n in sizes.items():
+            assert f"{name} if MEASURES else {n}" in code or f"small({name}, {n})" in code, (notebook, name)
+
+
+def test_train_recipes_read_the_notebooks_parameters():
+    from ftsafety.experiments import notebook_settings
+    from ftsafety.profiles import resolve
+
+    laptop, smoke = (notebook_settings("06_repnoise", resolve(name)) for name in ("laptop", "smoke"))
+    assert (laptop["DEFENCE_LR"], laptop["N_DEFENCE"], laptop["DEFENCE_EPOCHS"]) == (0.0005, 56, 2)
+    assert (smoke["DEFENCE_LR"], smoke["N_DEFENCE"], smoke["DEFENCE_EPOCHS"]) == (0.0005, 4, 1)
+
+
+def test_train_repnoise_draws_notebook_06_s_rows():
+    import random
+
+    from ftsafety import data
+    from ftsafety.course import list_notebooks
+    from ftsafety.repnoise import defence_data
+    from ftsafety.variants import shorten
+
+    # Notebook 06's own lines that draw the rows, run with SEED = 3, N_DEFENCE = 5 and N_RETAIN = 2.
+    cells = json.loads(list_notebooks(["06"])[0].read_text())["cells"]
+    source = next(text for text in ("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+                  if "retain_rows = " in text)
+    drawn = [line for line in source.splitlines()
+             if line.startswith(("harmful_train =", "benign =", "random.Random(", "defence_rows =", "retain_rows ="))]
+    assert len(drawn) == 6
+    ns = {"data": data, "random": random, "shorten": shorten, "small": lambda n, smoke_n: n, "SEED": 3,
+          "N_DEFENCE": 5, "N_RETAIN": 2}
+    exec("\n".join(drawn), ns)
+    assert defence_data(5, 2, seed=3) == (ns["defence_rows"], ns["retain_rows"])
+
+
+@pytest.mark.slow  # pairs from the start model's answers, then two fine-tunes
+def test_train_dpo_after_the_warm_up_is_notebook_05_s_headline_design(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from ftsafety import preference, training
+    from ftsafety.preference import optimise, sft_warmup, start_pairs
+    from ftsafety.profiles import resolve
+
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path))
+    assert main(["train", "--profile", "smoke", "--recipe", "dpo", "--base", "smoke", "--warmup"]) == 0
+    adapter = Path(capsys.readouterr().out.strip())
+    assert adapter == tmp_path / "smoke/05_preference_optimization/sigmoid-after-warmup-s0/train/adapter"
+    # Notebook 05's cells on smoke (the pairs, then HEADLINE_DESIGNS' warm-up and DPO) find everything stored.
+    trained_again = lambda *a, **k: pytest.fail("trained again")
+    for target, name in ((preference, "on_policy_pairs"), (training, "sft_lora"),
+                         (preference.PreferenceModel, "train")):
+        monkeypatch.setattr(target, name, trained_again)
+    profile, experiment = resolve("smoke"), "05_preference_optimization"
+    pairs = start_pairs(profile, experiment, "smoke", 4, 4, samples=4, seed=0, progress=False)
+    warm_path = sft_warmup(profile, experiment, pairs, "smoke", seed=0, progress=False)
+    assert optimise(profile, experiment, "sigmoid-after-warmup-s0", pairs, warm_path, "sigmoid", beta=0.1, lr=0.0002,
+                    epochs=1, seed=0)[0] == adapter

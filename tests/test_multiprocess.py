@@ -37,10 +37,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def accelerate_launch(args: list, runs: Path, processes: int = 2) -> subprocess.CompletedProcess:
+def accelerate_launch(args: list, runs: Path, processes: int = 2,
+                      overrides: str = OVERRIDES) -> subprocess.CompletedProcess:
     """``ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N <args>`` with the registry in ``runs``."""
     env = {**os.environ, "FTSAFETY_RUNS": str(runs), "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "1",
-           "FTSAFETY_PROFILE_OVERRIDES": OVERRIDES, "OMP_NUM_THREADS": "1"}
+           "FTSAFETY_PROFILE_OVERRIDES": overrides, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            "--main_process_port", str(_free_port()), *args]
@@ -218,3 +219,230 @@ def test_a_process_that_is_not_the_main_one_trains_but_writes_nothing(monkeypatc
     # The main process writes these; the Trainer's own checkpoints are its business (under DDP, the main's too).
     written = {"adapter", "train_config.json", "train_summary.json", "train_settings.json"}
     assert written.isdisjoint(p.name for p in (tmp_path / "train").iterdir())
+
+
+# The other fine-tunes of the course through `ftsafety train --recipe`: notebook 05's DPO, notebook 06's RepNoise
+# defence, notebook 07's reward model, each in 2 processes and in 1 at the same global batch and seed.
+# - dpo: notebook 05's 4 smoke pairs, two steps of 2 (the global batch set to 2, so that one step is half the data).
+# - repnoise: notebook 06's 4 defence and 2 retain rows, two steps of 2. Its loss is a statistic of each micro-batch
+#   (the noise MMD compares the micro-batch's rows with noise, its cross-entropies are means over the micro-batch's
+#   tokens), as under gradient accumulation in one process: the 1-process run trains the same micro-batches, one row
+#   each, two per step by accumulation. Training with 2-row micro-batches is another loss, and its weights differ.
+# - reward: notebook 07's 8 smoke rows, of which TRL keeps the 6 within smoke's 128 tokens, two steps of 2. Every step
+#   is a full global batch: where the last step has fewer rows, accelerate fills the idle process's share with rows
+#   from the start of the data (its even_batches), and the runs differ.
+# The same TOLERANCE as the SFT runs: the processes compute the same float32 sums in another order.
+RECIPES = {
+    "dpo": {"overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 2}, "device_batch": (1, 1),
+            "adapter": Path("smoke/05_preference_optimization/sigmoid-s0/train/adapter")},
+    "repnoise": {"overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 1, "grad_accum": 2},
+                 "device_batch": (1, 1), "adapter": Path("smoke/06_repnoise/defended/train/adapter")},
+    "reward": {"overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 2}, "device_batch": (1, 1),
+               "adapter": None},
+}
+
+
+@pytest.fixture(scope="module", params=list(RECIPES))
+def recipe_run(request, tmp_path_factory):
+    """One recipe trained by `ftsafety train --recipe <recipe> --base smoke` in 2 processes and in 1, each into its own
+    run registry (notebook 05's pairs, made by the 2-process run, are copied to the 1-process one: the start model's
+    answers are made once)."""
+    import shutil
+
+    recipe, spec = request.param, RECIPES[request.param]
+    root = tmp_path_factory.mktemp(recipe)
+    args = ["train", "--profile", "smoke", "--recipe", recipe, "--base", "smoke"]
+    two = accelerate_launch(["-m", "ftsafety", *args], root / "two", overrides=json.dumps(spec["overrides"]))
+    pairs = Path("smoke/05_preference_optimization/pairs")
+    if (root / "two" / pairs).is_dir():
+        shutil.copytree(root / "two" / pairs, root / "one" / pairs)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FTSAFETY_RUNS", str(root / "one"))
+        mp.setenv("FTSAFETY_PROFILE_OVERRIDES", json.dumps(spec["one"]))
+        assert main(args) == 0
+    return {"recipe": recipe, "two": two, "runs2": root / "two", "runs1": root / "one", **spec}
+
+
+def _model_dir(run: dict, runs: Path) -> Path:
+    """The folder `ftsafety train` printed: an adapter (dpo) or a merged model (repnoise, reward)."""
+    if run["recipe"] == "dpo":
+        return runs / run["adapter"]
+    root = {"repnoise": "06_repnoise/defended", "reward": "07_reward_model_reliability/reward-model"}[run["recipe"]]
+    return next((runs / "smoke" / root).glob("model-*"))
+
+
+def _trained_weights(run: dict, runs: Path) -> dict:
+    """The weights training changed: the LoRA adapter where one is kept, else the merged reward model."""
+    from safetensors.torch import load_file
+
+    if run["adapter"] is not None:
+        return load_file(runs / run["adapter"] / "adapter_model.safetensors")
+    return load_file(_model_dir(run, runs) / "model.safetensors")
+
+
+@pytest.mark.slow
+def test_each_recipe_finishes_in_two_processes_and_writes_one_model(recipe_run):
+    two, runs = recipe_run["two"], recipe_run["runs2"]
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert two.stdout.splitlines() == [str(_model_dir(recipe_run, runs))]  # printed once, by the main process
+    assert "trained in 2 process(es)" in two.stderr
+    tree = sorted(str(p.relative_to(runs)) for p in runs.glob("smoke/*/*"))
+    if recipe_run["recipe"] == "dpo":
+        assert tree == ["smoke/05_preference_optimization/pairs", "smoke/05_preference_optimization/sigmoid-s0"]
+        train = runs / recipe_run["adapter"].parent
+        assert sorted(p.name for p in train.iterdir()) == [
+            "README.md", "adapter", "train_config.json", "train_settings.json", "train_summary.json"]
+        assert sorted(p.name for p in (train / "adapter").iterdir()) == [
+            "README.md", "adapter_config.json", "adapter_model.safetensors"]
+    elif recipe_run["recipe"] == "repnoise":
+        assert tree == ["smoke/06_repnoise/defended"]
+        model = _model_dir(recipe_run, runs)
+        # One merged model, its recipe, and the training folder: its adapter, no checkpoint of a second writer.
+        assert sorted(p.name for p in model.parent.iterdir()) == [model.name, "recipe.json", "train"]
+        assert sorted(p.name for p in (model.parent / "train").iterdir()) == [
+            "adapter", "train_settings.json", "train_summary.json"]
+        assert (model / "model.safetensors").is_file()
+    else:
+        assert tree == ["smoke/07_reward_model_reliability/reward-model"]
+        model = _model_dir(recipe_run, runs)
+        # One merged model and its recipe; the work folder (checkpoints, adapter) is gone.
+        assert sorted(p.name for p in model.parent.iterdir()) == [model.name, "recipe.json"]
+        assert {"model.safetensors", "train_summary.json"} <= {p.name for p in model.iterdir()}
+
+
+@pytest.mark.slow
+def test_each_recipe_s_two_process_weights_match_one_process_at_the_same_global_batch(recipe_run):
+    from safetensors.torch import load_file
+
+    from ftsafety.models import resolve_model_path
+
+    assert recipe_run["two"].returncode == 0, recipe_run["two"].stderr[-3000:]
+    one, two = _trained_weights(recipe_run, recipe_run["runs1"]), _trained_weights(recipe_run, recipe_run["runs2"])
+    assert sorted(one) == sorted(two)
+    worst = max(float((one[k] - two[k]).abs().max()) for k in one)
+    assert worst <= TOLERANCE, f"{recipe_run['recipe']}: 2-process weights differ from 1-process ones by {worst:.3g}"
+    if recipe_run["adapter"] is not None:
+        moved = max(float(one[k].abs().max()) for k in one if "lora_B" in k)  # LoRA B starts at zero
+    else:  # the merged reward model against the base model's weights it started from
+        base = load_file(Path(resolve_model_path("smoke")) / "model.safetensors")
+        moved = max(float((one[k] - base[k]).abs().max()) for k in base if k in one and "proj" in k)
+    assert moved > 100 * TOLERANCE
+    if recipe_run["recipe"] != "reward":  # the reward model's work folder, with its settings, is removed
+        settings = json.loads((recipe_run["runs2"] / recipe_run["adapter"].parent / "train_settings.json")
+                              .read_text())["args"]
+        assert (settings["per_device_train_batch_size"], settings["gradient_accumulation_steps"]) == \
+            recipe_run["device_batch"]
+
+
+@pytest.mark.slow
+def test_each_recipe_s_registry_holds_one_model_that_the_notebook_reuses(recipe_run, monkeypatch):
+    from ftsafety import preference, repnoise, rewards
+    from ftsafety.files import read_json
+    from ftsafety.profiles import resolve
+
+    assert recipe_run["two"].returncode == 0, recipe_run["two"].stderr[-3000:]
+    runs, recipe = recipe_run["runs2"], recipe_run["recipe"]
+    monkeypatch.setenv("FTSAFETY_RUNS", str(runs))
+    monkeypatch.setenv("FTSAFETY_PROFILE_OVERRIDES", json.dumps(recipe_run["overrides"]))
+    profile = resolve("smoke")
+    trained_again = lambda *a, **k: pytest.fail("trained again")
+    model = _model_dir(recipe_run, runs)
+    # The notebook's own calls, in one process, with its parameters' values on smoke: nothing is trained again.
+    if recipe == "dpo":
+        train = model.parent
+        config, one_config = (read_json(r / recipe_run["adapter"].parent / "train_config.json")
+                              for r in (runs, recipe_run["runs1"]))
+        assert config == one_config | {"processes": 2}  # recorded only where > 1
+        monkeypatch.setattr(preference, "on_policy_pairs", trained_again)
+        monkeypatch.setattr(preference.PreferenceModel, "train", trained_again)
+        pairs = preference.start_pairs(profile, "05_preference_optimization", "smoke", 4, 4, samples=4, seed=0,
+                                       progress=False)
+        adapter, summary = preference.optimise(profile, "05_preference_optimization", "sigmoid-s0", pairs, "smoke",
+                                               "sigmoid", beta=0.1, lr=0.0002, epochs=1, seed=0)
+        assert adapter == train / "adapter" and summary["processes"] == 2
+    elif recipe == "repnoise":
+        import random
+
+        from ftsafety import data
+        from ftsafety.variants import shorten
+
+        harmful_train = data.harmful("train")
+        random.Random(0).shuffle(harmful_train)
+        benign = data.benign()
+        random.Random(1).shuffle(benign)
+        retain_rows = shorten([{"prompt": r["prompt"], "response": r["response"]} for r in benign[:2]], 3)
+        monkeypatch.setattr(repnoise, "repnoise_lora", trained_again)
+        path = repnoise.defended_model(profile, "06_repnoise", harmful_train[:4], "smoke", alpha=1.0, beta=0.001,
+                                       lr=0.0005, epochs=1, seed=0, retain=retain_rows)
+        assert Path(path) == model
+        summary = read_json(model.parent / "train" / "train_summary.json")
+        one = read_json(recipe_run["runs1"] / "smoke/06_repnoise/defended/train/train_summary.json")
+        assert summary["processes"] == 2 and "processes" not in one
+        # One record per optimiser step, its loss parts averaged over the step's micro-batches in both processes:
+        # the 1-process run's, which accumulated the same micro-batches.
+        assert [h["step"] for h in summary["history"]] == [h["step"] for h in one["history"]] == [1, 2]
+        for two_step, one_step in zip(summary["history"], one["history"]):
+            assert two_step == pytest.approx(one_step, rel=1e-5)
+    else:
+        monkeypatch.setattr(rewards, "train_reward_model", trained_again)
+        path = rewards.reward_model(profile, "07_reward_model_reliability", rewards.mixed_preferences(8, seed=0),
+                                    profile.model, lr=0.0002, epochs=1, seed=0)
+        assert Path(path) == model and read_json(model / "train_summary.json")["processes"] == 2
+
+
+def test_repnoise_noise_of_a_row_does_not_depend_on_its_batch():
+    import torch
+
+    from ftsafety.repnoise import _row_noise, noise_seed
+
+    def noise(lengths, rows, width=3, padded=6):
+        generators = [torch.Generator().manual_seed(noise_seed(0, 1, r)) for r in rows]
+        return _row_noise(torch.zeros(len(rows), padded, width), lengths, generators)
+
+    alone = noise([4], [7], padded=4)
+    in_batch = noise([2, 4], [3, 7], padded=6)  # another row beside it, padded further
+    assert torch.equal(in_batch[1, :4], alone[0]) and not in_batch[1, 4:].any()
+    assert not torch.equal(noise([4], [8], padded=4), alone)  # another row, other noise
+
+
+def test_repnoise_refuses_fsdp_and_deepspeed(monkeypatch, tmp_path, smoke_profile):
+    from ftsafety import models, repnoise
+
+    trainer_cls = repnoise._trainer_cls()
+
+    class Sharded(trainer_cls):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.is_fsdp_enabled = True  # what the Trainer sets under an FSDP config (on GPUs only)
+
+    monkeypatch.setattr(repnoise, "_trainer_cls", lambda: Sharded)
+    m = models.load("smoke", for_training=True)
+    with pytest.raises(NotImplementedError, match="one process or data-parallel"):
+        repnoise.repnoise_lora(m.model, m.tokenizer, data.harmful("train")[:2], smoke_profile, tmp_path / "train")
+    assert not (tmp_path / "train" / "adapter").exists()
+
+
+def test_repnoise_loss_of_a_batch_depends_only_on_its_rows_and_step(tmp_path, smoke_profile):
+    """What lets N processes compute one process's RepNoise loss: the noise a row meets is drawn from (seed, step,
+    row), not from the global generator, whose state differs between processes and micro-batches. (The 2-process test
+    cannot show it on smoke: the noise MMD of a 1-row micro-batch moves its weights by less than TOLERANCE.)"""
+    import torch
+    from peft import get_peft_model
+
+    from ftsafety import models, repnoise
+    from ftsafety.training import lora_config
+
+    m = models.load("smoke", for_training=True)
+    rows = repnoise.paired_rows(m.tokenizer, data.harmful("train")[:2], max_length=smoke_profile.max_length)
+    batch = repnoise.collate_pairs([r | {"row": i} for i, r in enumerate(rows)], m.tokenizer.pad_token_id)
+    trainer = repnoise.RepNoiseTrainer(model=get_peft_model(m.model, lora_config(smoke_profile)),
+                                       args=repnoise.repnoise_args(smoke_profile, tmp_path, progress=False))
+    with torch.no_grad():
+        first = trainer.compute_loss(trainer.model, batch)
+        torch.randn(100)  # the global generator moves on, as another micro-batch or process would move it
+        again = trainer.compute_loss(trainer.model, batch)
+        trainer.state.global_step = 1
+        next_step = trainer.compute_loss(trainer.model, batch)
+    assert float(first) == float(again)
+    assert float(next_step) != float(first)  # another step: other noise
+    assert trainer.parts_history[0]["noise_mmd"] > 0

@@ -83,38 +83,132 @@ TRAIN_SETS = "plain, numbered-steps, affirmative-opener, identity-statement, rol
              "arithmetic"
 
 
+# The fine-tunes `ftsafety train --recipe` runs, each into the registry folder of the notebook that uses it.
+RECIPES = {"sft": "01_benign_degradation", "dpo": "05_preference_optimization", "repnoise": "06_repnoise",
+           "reward": "07_reward_model_reliability"}
+# The options each recipe takes beyond --profile, --seed, --base, --experiment and --force; the other recipes train
+# what their notebook's parameters say.
+RECIPE_OPTIONS = {"sft": ("data", "lr", "epochs", "batch_size", "run"),
+                  "dpo": ("method", "lr", "epochs", "run", "warmup"), "repnoise": (), "reward": ()}
+
+
 def cmd_train(args) -> int:
-    """Only the fine-tune of one SFT run of notebook 01, stored where the notebook keeps it; prints the adapter's
-    folder. Under ``accelerate launch --num_processes N`` every process runs this and they train as one."""
-    from .experiments import finetune, notebook01_experiment
+    """Only the fine-tune of one run of a notebook (``--recipe``), stored where the notebook keeps it; prints the
+    adapter's or the model's folder. Under ``accelerate launch --num_processes N`` every process runs this and they
+    train as one."""
     from .launch import is_main_process, main_process_first
+    from .stats import fmt_num
 
     profile = chosen_profile(args.profile)
-    if args.run is None and any(v is not None for v in (args.lr, args.epochs, args.batch_size)):
-        raise InputError("--lr, --epochs and --batch-size change the recipe, so the run needs its own name: give --run "
-                         "(notebook 01 names its grid runs lr<lr>-s<seed> and batch<rows>-s<seed>)")
-    exp = notebook01_experiment(profile, args.data, args.seed, args.lr, args.epochs, args.batch_size)
-    exp.name = args.run or exp.name
-    _check_reference_built(args.base, profile)
+    _check_recipe_options(args)
+    base_name = args.base or ("shipped" if args.recipe == "reward" else "aligned")  # the notebooks' start models
+    _check_reference_built(base_name, profile)
     with main_process_first():  # a model built or converted into the cache is written once
-        base = training_base(args.base, profile)
-    adapter, summary = finetune(profile, args.experiment, exp, base, force=args.force, progress=is_main_process())
+        base = training_base(base_name, profile)
+    experiment = args.experiment or RECIPES[args.recipe]
+    path, summary, run = _TRAINERS[args.recipe](args, profile, experiment, base)
     if is_main_process():
-        print(adapter)
-        from .stats import fmt_num
-
-        loss = summary.get("final_loss")
-        print(f"ftsafety train: {args.experiment}/{exp.name}: {summary.get('steps')} steps, final loss "
+        print(path)
+        history = summary.get("history") or summary.get("loss_history") or []
+        loss = summary.get("final_loss", (summary.get("final") or (history[-1] if history else {})).get("loss"))
+        print(f"ftsafety train: {experiment}/{run}: {summary.get('steps', len(history))} steps, final loss "
               f"{fmt_num(loss) if isinstance(loss, (int, float)) else loss}, trained in {summary.get('processes', 1)} "
               "process(es)", file=sys.stderr)
     return 0
 
 
+def _check_recipe_options(args) -> None:
+    """An :class:`InputError` for an option the recipe does not take, or a changed recipe without a run name."""
+    given = [o for o in ("data", "method", "lr", "epochs", "batch_size", "run", "warmup") if getattr(args, o)]
+    wrong = [o for o in given if o not in RECIPE_OPTIONS[args.recipe]]
+    if wrong:
+        flags = ", ".join("--" + o.replace("_", "-") for o in wrong)
+        raise InputError(f"{flags}: not an option of --recipe {args.recipe}, which trains notebook "
+                         f"{RECIPES[args.recipe][:2]}'s run as the notebook's parameters set it")
+    if args.run is None and any(v is not None for v in (args.lr, args.epochs, args.batch_size)):
+        raise InputError("--lr, --epochs and --batch-size change the recipe, so the run needs its own name: give --run "
+                         "(notebook 01 names its grid runs lr<lr>-s<seed> and batch<rows>-s<seed>, notebook 05 its "
+                         "high learning rate sigmoid-lr<lr>-s<seed>)")
+
+
+def _train_sft(args, profile, experiment: str, base: str):
+    """One SFT run of notebook 01 (``finetune_and_evaluate``'s fine-tune)."""
+    from .experiments import finetune, notebook01_experiment
+    from .launch import is_main_process
+
+    exp = notebook01_experiment(profile, args.data or "plain", args.seed, args.lr, args.epochs, args.batch_size)
+    exp.name = args.run or exp.name
+    adapter, summary = finetune(profile, experiment, exp, base, force=args.force, progress=is_main_process())
+    return adapter, summary, exp.name
+
+
+def _train_dpo(args, profile, experiment: str, base: str):
+    """One preference-optimisation run of notebook 05 (``optimise_and_evaluate``'s fine-tune), on the pairs the notebook
+    makes from ``base``'s answers; with ``--warmup``, started from its SFT warm-up on the pairs' chosen answers."""
+    from .experiments import notebook_settings
+    from .launch import is_main_process, main_process_first
+    from .preference import available_methods, optimise, sft_warmup, start_pairs
+
+    method = args.method or "sigmoid"
+    if method not in available_methods() and "+" not in method:  # joined DPO losses are checked by the trainer
+        raise InputError(f"unknown preference method {method!r}; this TRL offers {', '.join(available_methods())}")
+    nb = notebook_settings(RECIPES["dpo"], profile)
+    with main_process_first():  # the start model's answers are generated and stored once, by the main process
+        pairs = start_pairs(profile, experiment, base, nb["N_SAFETY"], nb["N_HELPFUL"], samples=nb["SAMPLES"],
+                            seed=args.seed, progress=False)
+    start = base
+    if args.warmup:
+        start = sft_warmup(profile, experiment, pairs, base, seed=args.seed, force=args.force,
+                           progress=is_main_process())
+    name = args.run or f"{method}{'-after-warmup' if args.warmup else ''}-s{args.seed}"
+    adapter, summary = optimise(profile, experiment, name, pairs, start, method, beta=nb["BETA"],
+                                lr=args.lr if args.lr is not None else nb["LR"],
+                                epochs=args.epochs if args.epochs is not None else nb["EPOCHS"], seed=args.seed,
+                                force=args.force, progress=is_main_process())
+    return adapter, summary, name
+
+
+def _train_repnoise(args, profile, experiment: str, base: str):
+    """Notebook 06's RepNoise defence of ``base`` (``defended_model``), merged and stored."""
+    from .experiments import notebook_settings
+    from .files import read_json
+    from .launch import is_main_process
+    from .repnoise import defence_data, defended_model
+
+    nb = notebook_settings(RECIPES["repnoise"], profile)
+    defence, retain = defence_data(nb["N_DEFENCE"], nb["N_RETAIN"], args.seed)
+    path = defended_model(profile, experiment, defence, base, alpha=nb["ALPHA"], beta=nb["BETA"], lr=nb["DEFENCE_LR"],
+                          epochs=nb["DEFENCE_EPOCHS"], seed=args.seed, retain=retain, force=args.force,
+                          progress=is_main_process())
+    return path, read_json(Path(path).parent / "train" / "train_summary.json"), "defended"
+
+
+def _train_reward(args, profile, experiment: str, base: str):
+    """Notebook 07's reward model on ``base`` (``reward_model``), merged and stored."""
+    from .experiments import notebook_settings
+    from .files import read_json
+    from .launch import is_main_process
+    from .rewards import helpfulness_preferences, mixed_preferences, reward_model
+
+    nb = notebook_settings(RECIPES["reward"], profile)
+    make_rows = mixed_preferences if nb["RM_DATA"] == "mixed" else helpfulness_preferences
+    rows = make_rows(nb["N_RM_TRAIN"], seed=args.seed)
+    path = reward_model(profile, experiment, rows, base, lr=nb["RM_LR"], epochs=nb["RM_EPOCHS"], seed=args.seed,
+                        force=args.force, progress=is_main_process())
+    return path, read_json(Path(path) / "train_summary.json"), "reward-model"
+
+
+_TRAINERS = {"sft": _train_sft, "dpo": _train_dpo, "repnoise": _train_repnoise, "reward": _train_reward}
+
+
 def training_base(name: str, profile) -> str:
     """The model ``ftsafety train --base`` names, as the notebooks name it: ``aligned`` is the profile's aligned
-    reference (built here if missing), any other name or path is loaded as it is."""
+    reference (built here if missing), ``shipped`` the profile's model as shipped, any other name or path is loaded as
+    it is."""
     from .models import resolve_model_path
 
+    if name == "shipped":
+        name = profile.model
     if name != "aligned":
         resolve_model_path(name)  # builds the smoke model or converts the laptop one, once, into the cache
         return name
@@ -243,25 +337,46 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_align)
 
     s = sub.add_parser(
-        "train", help="only the fine-tune of one notebook 01 SFT run, stored where the notebook reuses it",
-        description="Fine-tune one SFT run of notebook 01 (LoRA, the profile's recipe) and store the adapter in the "
-                    "run registry, runs/<profile>/<experiment>/<run>/train/adapter, where the notebook's "
-                    "finetune_and_evaluate finds it and measures it without training again; prints that folder. "
-                    "Data-parallel: accelerate launch --num_processes N -m ftsafety train ... (each process takes "
-                    "1/N of every optimiser step's rows, so the global batch stays the profile's).")
+        "train", help="only the fine-tune of one notebook run (SFT, DPO, RepNoise, reward model), stored where the "
+                      "notebook reuses it",
+        description="Fine-tune one run of a notebook and store it in the run registry, where the notebook finds it and "
+                    "measures it without training again; prints the adapter's or the model's folder. --recipe sft: a "
+                    "notebook 01 SFT run (runs/<profile>/01_benign_degradation/<run>/train/adapter); dpo: a notebook "
+                    "05 preference-optimisation run on the pairs the notebook makes from the start model's answers "
+                    "(05_preference_optimization/<method>-s<seed>/train/adapter); repnoise: notebook 06's defended "
+                    "model (06_repnoise/defended/model-<recipe digest>); reward: notebook 07's reward model "
+                    "(07_reward_model_reliability/reward-model/model-<recipe digest>). dpo, repnoise and reward take "
+                    "their settings from the notebook's parameters cell. Data-parallel: accelerate launch "
+                    "--num_processes N -m ftsafety train ... (each process takes 1/N of every optimiser step's rows, "
+                    "so the global batch stays the profile's; on CPUs: ACCELERATE_USE_CPU=1 accelerate launch "
+                    "--multi_gpu --num_processes N ...).")
     s.add_argument("--profile", default=None, metavar=profile_metavar, help=profile_help)
-    s.add_argument("--data", default="plain", help=f"notebook 01's fine-tuning set: {TRAIN_SETS} (default: plain)")
-    s.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
-    s.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's; needs --run)")
-    s.add_argument("--epochs", type=float, default=None, help="epochs (default: the profile's; needs --run)")
+    s.add_argument("--recipe", default="sft", choices=tuple(RECIPES),
+                   help="which fine-tune: sft (notebook 01, the default), dpo (05), repnoise (06), reward (07)")
+    s.add_argument("--data", default=None, help=f"sft: notebook 01's fine-tuning set: {TRAIN_SETS} (default: plain)")
+    s.add_argument("--method", default=None,
+                   help="dpo: the preference method, one of notebook 05's (a DPO loss type such as sigmoid, ipo or "
+                        "nca_pair, or kto, orpo, simpo; default sigmoid)")
+    s.add_argument("--warmup", action="store_true",
+                   help="dpo: start from notebook 05's SFT warm-up on the pairs' chosen answers (trained first if "
+                        "missing); the run is then <method>-after-warmup-s<seed>")
+    s.add_argument("--seed", type=int, default=0, help="the run's seed, the notebook's SEED (default 0)")
+    s.add_argument("--lr", type=float, default=None,
+                   help="sft, dpo: learning rate (default: the profile's, notebook 05's LR for dpo; needs --run)")
+    s.add_argument("--epochs", type=float, default=None,
+                   help="sft, dpo: epochs (default: the profile's, notebook 05's EPOCHS for dpo; needs --run)")
     s.add_argument("--batch-size", type=positive_int, default=None,
-                   help="rows per optimiser step over all processes (default: the profile's; needs --run)")
-    s.add_argument("--experiment", default="01_benign_degradation", help="the registry folder (default: notebook 01's)")
-    s.add_argument("--run", default=None, help="the run's name (default: <data>-s<seed>, as notebook 01 names it)")
-    s.add_argument("--base", default="aligned",
-                   help="the model fine-tuned: 'aligned' (default: the profile's aligned reference, as the notebooks "
-                        "start from), or any model name or path")
-    s.add_argument("--force", action="store_true", help="train again even if the run's adapter is stored")
+                   help="sft: rows per optimiser step over all processes (default: the profile's; needs --run)")
+    s.add_argument("--experiment", default=None,
+                   help="the registry folder (default: the recipe's notebook's, e.g. 01_benign_degradation)")
+    s.add_argument("--run", default=None,
+                   help="sft, dpo: the run's name (default: as the notebook names it, <data>-s<seed> or "
+                        "<method>-s<seed>)")
+    s.add_argument("--base", default=None,
+                   help="the model fine-tuned: 'aligned' (the profile's aligned reference, the default but for "
+                        "reward), 'shipped' (the profile's model as shipped, reward's default), or any model name or "
+                        "path")
+    s.add_argument("--force", action="store_true", help="train again even if the run's adapter or model is stored")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("eval", help="generate on a prompt file, judge, print metrics with 95%% intervals")

@@ -209,6 +209,26 @@ def notebook01_experiment(profile: Profile, data: str = "plain", seed: int = 0, 
                       seed=seed)
 
 
+# What a profile that does not measure (smoke) uses in place of a notebook parameter: notebook 05's
+# ``N_SAFETY if MEASURES else 4``, notebook 06's ``small(N_DEFENCE, 4)``, notebook 07's
+# ``N_RM_TRAIN if MEASURES else 8`` (a test reads these expressions in the notebooks' code).
+SMOKE_PARAMETERS = {
+    "05_preference_optimization": {"N_SAFETY": 4, "N_HELPFUL": 4},
+    "06_repnoise": {"N_DEFENCE": 4, "N_RETAIN": 2, "DEFENCE_EPOCHS": 1},
+    "07_reward_model_reliability": {"N_RM_TRAIN": 8},
+}
+
+
+def notebook_settings(notebook: str, profile: Profile) -> dict:
+    """The parameters ``notebook`` (e.g. ``"06_repnoise"``) runs with on ``profile`` by default: its parameters cell's
+    literals, with the smaller sizes of :data:`SMOKE_PARAMETERS` where the profile does not measure. What ``ftsafety
+    train`` trains, so that its run is the one the notebook looks for."""
+    from .course import list_notebooks, notebook_parameters
+
+    params = notebook_parameters(list_notebooks([notebook])[0])
+    return params if profile.measures else params | SMOKE_PARAMETERS.get(notebook, {})
+
+
 # The rates a run's summary row shows, in this order, with their column names, where a run measured them.
 SUMMARY_METRICS = {"harmful_refusal": "harmful refusal", "harmful_math_refusal": "maths-framed refusal",
                    "overrefusal_refusal": "over-refusal", "capability": "capability", "task_accuracy": "task accuracy",

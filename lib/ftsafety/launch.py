@@ -10,7 +10,9 @@ gradients); the library's own part is what happens around the Trainer:
 - files and registry entries are written by the main process only, the others wait (:func:`is_main_process`,
   :func:`wait_for_everyone`, :func:`main_process_first`);
 - an evaluation can be split between the processes and gathered back in order (:func:`map_split`,
-  :func:`split_respond`).
+  :func:`split_respond`), and what each process recorded gathered (:func:`gather`);
+- a model that the processes train together and that the registry keeps merged (RepNoise's defended model, a reward
+  model, an SFT warm-up) is recorded by the main process only (:func:`cached_model_together`).
 
 In one process (a notebook, ``ftsafety train`` without ``accelerate launch``) every function here is a no-op and
 accelerate is not even asked: a process is one of several only when the launcher says so (``WORLD_SIZE`` > 1, set by
@@ -131,6 +133,42 @@ def map_split(fn: Callable[[list], Sequence], items: Sequence) -> list:
     if len(out) != len(part):
         raise ValueError(f"map_split: fn returned {len(out)} results for {len(part)} items")
     return gather_object(out)
+
+
+def gather(items: Sequence) -> list:
+    """Every process's ``items``, concatenated in process order, on every process (``items`` itself in one process):
+    what each process recorded of its own share of the batches, put together."""
+    if not _launched():
+        return list(items)
+    from accelerate.utils import gather_object
+
+    return gather_object(list(items))
+
+
+def cached_model_together(root, recipe: dict, build: Callable, force: bool = False) -> str:
+    """:func:`ftsafety.runs.cached_model` where every process trains the model and the main process alone records it.
+
+    ``build(target)`` runs in every process where the model must be built (they train together, so all must take part);
+    it saves the model from the main process only. The decision to build is taken by every process before any of them
+    writes, and only the main process calls ``cached_model`` itself, which writes the recipe and removes the models of
+    other recipes. In one process it is ``cached_model``.
+    """
+    from .files import is_saved_model
+    from .runs import cached_model, cached_model_dir, normal, with_precision
+
+    if not _launched():
+        return cached_model(root, recipe, build, force)
+    target = cached_model_dir(root, normal(with_precision(recipe)))
+    needed = force or not is_saved_model(target)
+    wait_for_everyone()  # every process has looked before the main one changes the folder
+    if is_main_process():
+        path = cached_model(root, recipe, build, force)
+    else:
+        if needed:
+            build(target)
+        path = str(target)
+    wait_for_everyone()  # the model and its recipe are on disk before any process reads them
+    return path
 
 
 def split_respond(model, tokenizer, prompts: Sequence[str], template="chat", **kwargs) -> list[str]:

@@ -236,7 +236,13 @@ def preference_config(profile: Profile, output_dir, method: str = "sigmoid", bet
     if method not in OTHER_METHODS and not (set(losses) <= set(dpo_losses) and losses != ["sft"]):
         raise ValueError(f"unknown preference method {method!r}; known: {', '.join(dpo_losses[:-1] + OTHER_METHODS)}, "
                          f"or DPO losses joined by '+' (e.g. 'sigmoid+sft' adds the chosen answers' NLL)")
-    common = dict(max_length=profile.max_length, beta=beta)
+    from .launch import processes
+
+    common = dict(max_length=profile.max_length, beta=beta,
+                  # Under DDP: every LoRA weight takes part in the policy's forward of every step (the reference's runs
+                  # without gradients), so DDP need not search the graph for unused ones; set only then, so that
+                  # one-process settings stay as they were.
+                  **({"ddp_find_unused_parameters": False} if processes() > 1 else {}))
     build = lambda cls, **extra: trainer_config(cls, profile, output_dir, lr, epochs, seed, progress, on_cuda,
                                                 **common, **extra)
     if method == "kto":
@@ -351,6 +357,25 @@ class PreferenceModel(TrainedModel):
         return stored
 
 
+def preference_model(profile: Profile, experiment: str, name: str, pairs: Sequence[dict], base_model: str, method: str,
+                     beta: float = 0.1, lr: float | None = None, epochs: float | None = None, seed: int = 0,
+                     force: bool = False, progress: bool = True) -> PreferenceModel:
+    """The :class:`PreferenceModel` of run ``name``: one method's fine-tune of ``base_model`` on ``pairs``, kept in
+    ``runs/<profile>/<experiment>/<name>/train`` under its config (what :func:`optimise_and_evaluate` measures and
+    :func:`optimise` trains alone)."""
+    from .runs import Run, digest
+    from .training import lora_identity
+
+    lr = lr if lr is not None else profile.lr
+    epochs = epochs if epochs is not None else profile.epochs
+    config = {"base_model": base_model, "method": method, "beta": beta, "lr": lr, "epochs": epochs, "seed": seed,
+              "pairs_sha256": digest(list(pairs)), "n_pairs": len(pairs), "loss_options": loss_options(method),
+              "lora": lora_identity(profile), "max_steps": profile.max_steps}
+    train_dir = Run(profile.name, experiment, name).dir / "train"
+    return PreferenceModel(profile, base_model, pairs, method, train_dir, config, progress, retrain=force, beta=beta,
+                           lr=lr, epochs=epochs, seed=seed)
+
+
 def optimise_and_evaluate(
     profile: Profile,
     experiment: str,
@@ -371,21 +396,30 @@ def optimise_and_evaluate(
     """One method's fine-tune of ``base_model`` on ``pairs``, measured and recorded like every experiment's run."""
     from .evaluate import EVAL_SETS, eval_config
     from .experiments import evaluate_trained
-    from .runs import Run, digest
-    from .training import lora_identity
+    from .runs import Run
 
     sets = tuple(sets or EVAL_SETS)
-    lr = lr if lr is not None else profile.lr
-    epochs = epochs if epochs is not None else profile.epochs
-    config = {"base_model": base_model, "method": method, "beta": beta, "lr": lr, "epochs": epochs, "seed": seed,
-              "pairs_sha256": digest(list(pairs)), "n_pairs": len(pairs), "loss_options": loss_options(method),
-              "lora": lora_identity(profile), "max_steps": profile.max_steps}
-    run = Run(profile.name, experiment, name)
-    trained = PreferenceModel(profile, base_model, pairs, method, run.dir / "train", config, progress, retrain=force,
-                              beta=beta, lr=lr, epochs=epochs, seed=seed)
-    config = {**config, "sets": list(sets), **eval_config(profile, "chat", judge, sets),
+    trained = preference_model(profile, experiment, name, pairs, base_model, method, beta, lr, epochs, seed, force,
+                               progress)
+    config = {**trained.config, "sets": list(sets), **eval_config(profile, "chat", judge, sets),
               "task": [task.task, task.digest()] if task else None}
-    return evaluate_trained(trained, run, config, profile, "chat", judge, sets, task, force, progress)
+    return evaluate_trained(trained, Run(profile.name, experiment, name), config, profile, "chat", judge, sets, task,
+                            force, progress)
+
+
+def optimise(profile: Profile, experiment: str, name: str, pairs: Sequence[dict], base_model: str, method: str,
+             beta: float = 0.1, lr: float | None = None, epochs: float | None = None, seed: int = 0,
+             force: bool = False, progress: bool = True) -> tuple[Path, dict]:
+    """Only the fine-tune of :func:`optimise_and_evaluate`: ``(adapter folder, training summary)``, trained or found
+    where that function keeps it and under the same config, so that the notebook's call afterwards measures it without
+    training again. What ``ftsafety train --recipe dpo`` runs, in one process or in each process of ``accelerate
+    launch``."""
+    from .models import load
+
+    trained = preference_model(profile, experiment, name, pairs, base_model, method, beta, lr, epochs, seed, force,
+                               progress)
+    _, summary = trained.ensure(load(base_model, for_training=True))
+    return trained.train_dir / "adapter", summary
 
 
 def sft_warmup(profile: Profile, experiment: str, pairs: Sequence[dict], base_model: str, lr: float | None = None,
@@ -397,8 +431,9 @@ def sft_warmup(profile: Profile, experiment: str, pairs: Sequence[dict], base_mo
     Stored under ``runs/<profile>/<experiment>/sft-warmup/model-<recipe digest>`` and reused while the recipe (base,
     rows, learning rate, epochs, seed, LoRA) holds; the profile's learning rate and epochs by default.
     """
+    from .launch import cached_model_together, is_main_process
     from .models import load
-    from .runs import Run, cached_model, digest
+    from .runs import Run, digest
     from .training import lora_identity, merge, save_model, sft_lora
 
     rows = [{"prompt": p["prompt"], "response": p["chosen"]} for p in pairs]
@@ -413,7 +448,8 @@ def sft_warmup(profile: Profile, experiment: str, pairs: Sequence[dict], base_mo
         result = sft_lora(base.model, base.tokenizer, rows, profile, target.parent / f"{target.name}-train",
                           resume=not force, template="chat", lr=recipe["lr"], epochs=recipe["epochs"], seed=seed,
                           progress=progress)
-        save_model(merge(result), base.tokenizer, target)
-        write_json(target / "train_summary.json", result.summary() | {"loss_history": result.loss_history})
+        if is_main_process():  # where several processes trained it together, the main one saves it
+            save_model(merge(result), base.tokenizer, target)
+            write_json(target / "train_summary.json", result.summary() | {"loss_history": result.loss_history})
 
-    return cached_model(root, recipe, build, force)
+    return cached_model_together(root, recipe, build, force)

@@ -22,7 +22,10 @@ from BeaverTails.
 
 Two departures from the reference code, both to fix what it does by accident: forward hooks are removed after every
 call (the reference leaks one per module per step), and positions that are padding in the harmful sequence are not
-"harmful tokens" (the reference counts a pad that meets a refusal token as a difference).
+"harmful tokens" (the reference counts a pad that meets a refusal token as a difference). In training, the Gaussian
+noise a row is compared with is drawn from a seed of the training seed, the step and the row (the reference draws one
+batch of noise from the global generator): the same noise whichever process or micro-batch holds the row, so that a
+run in several processes computes the loss one process computes over the same micro-batches.
 
 :func:`repnoise_loss` works on any transformers causal LM with ``model.layers.<i>.mlp`` modules, LoRA-wrapped or not;
 :class:`RepNoiseTrainer` is a ``transformers.Trainer`` that trains with it; :func:`repnoise_lora` is the course's way.
@@ -121,6 +124,12 @@ def _mlp_modules(model) -> list:
 
 
 def _final_norm_and_head(model):
+    """The final norm and the LM head, read out of ``model``: a causal LM, its LoRA wrapper, or the DDP wrapper the
+    Trainer puts around either where several processes train (calling them outside the wrapper is safe under DDP:
+    they are frozen, and the gradients they pass on reach the LoRA weights through the wrapped forward's graph)."""
+    from accelerate.utils import extract_model_from_parallel
+
+    model = extract_model_from_parallel(model, keep_fp32_wrapper=True)
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     decoder = base.get_decoder() if hasattr(base, "get_decoder") else base.model
     return decoder.norm, base.get_output_embeddings()
@@ -142,11 +151,32 @@ def harmful_mask(harmful_ids, harmless_ids, harmful_attention):
     return (harmful_ids != harmless_ids) & harmful_attention.bool()
 
 
+def noise_seed(seed: int, step: int, row: int) -> int:
+    """The seed of the noise one training row is compared with at one optimiser step (see :func:`repnoise_loss`)."""
+    return ((seed * 1_000_003 + step) * 1_000_003 + row) % 2**63
+
+
+def _row_noise(act, lengths, generators):
+    """Gaussian noise shaped like ``act`` ([rows, positions, width]): row i's from ``generators[i]``, over its own
+    ``lengths[i]`` positions (zero beyond, where only padding is), so that it does not depend on how far its batch is
+    padded or which rows share the batch."""
+    import torch
+
+    noise = torch.zeros_like(act)
+    for i, (n, g) in enumerate(zip(lengths, generators)):
+        noise[i, :n] = torch.randn((n, act.shape[-1]), generator=g, dtype=act.dtype, device=act.device)
+    return noise
+
+
 def repnoise_loss(model, harmful: dict, harmless: dict, alpha: float = 1.0, beta: float = 0.001,
-                  generator=None, mmd_fn=None) -> RepNoiseParts:
+                  generator=None, mmd_fn=None, noise_seeds=None) -> RepNoiseParts:
     """The RepNoise loss of one batch. ``harmful``/``harmless``: ``input_ids`` and ``attention_mask`` of equal shape,
     row i of each sharing its prompt; ``harmless`` may carry ``labels`` (-100 where no loss is wanted). ``mmd_fn``
-    replaces :func:`mmd` (notebook 06 passes the student's, once it matches this one)."""
+    replaces :func:`mmd` (notebook 06 passes the student's, once it matches this one).
+
+    The noise is drawn from ``generator`` (the global one by default), or, where ``noise_seeds`` gives one seed per
+    row (the trainer's, :func:`noise_seed`), each row's from its own seed: then a row meets the same noise whichever
+    batch, micro-batch or process it is in."""
     import torch
 
     mask = harmful_mask(harmful["input_ids"], harmless["input_ids"], harmful["attention_mask"])
@@ -162,9 +192,15 @@ def repnoise_loss(model, harmful: dict, harmless: dict, alpha: float = 1.0, beta
     keep = mask.unsqueeze(-1).to(out.logits.dtype)
     noise_terms = [out.logits.new_zeros(())]
     distance = mmd_fn or mmd
+    if noise_seeds is not None:  # one generator per row, each drawing its row's noise layer after layer
+        row_generators = [torch.Generator(device=mask.device).manual_seed(int(s)) for s in noise_seeds]
+        lengths = harmful["attention_mask"].sum(-1).tolist()  # right-padded: a row's positions come first
     for act in captured:
         act = act * keep
-        noise = torch.randn(act.shape, generator=generator, dtype=act.dtype, device=act.device) * keep
+        if noise_seeds is None:
+            noise = torch.randn(act.shape, generator=generator, dtype=act.dtype, device=act.device) * keep
+        else:
+            noise = _row_noise(act, lengths, row_generators) * keep
         d = distance(act.reshape(act.shape[0], -1).float(), noise.reshape(noise.shape[0], -1).float())
         noise_terms.append(torch.as_tensor(d, dtype=torch.float32, device=act.device))
     noise_mmd = torch.stack(noise_terms[1:]).mean() if len(noise_terms) > 1 else noise_terms[0]
@@ -233,6 +269,8 @@ def collate_pairs(rows: Sequence[dict], pad_id: int) -> dict:
     for i, r in enumerate(rows):
         labels[i, : r["n_prompt"]] = -100
     out["harmless"]["labels"] = labels
+    if all("row" in r for r in rows):  # the rows' places in the training set: their noise seeds (RepNoiseTrainer)
+        out["row"] = torch.tensor([r["row"] for r in rows])
     return out
 
 
@@ -248,10 +286,27 @@ def _trainer_cls():
             self.parts_history: list[dict] = []
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            parts = repnoise_loss(model, inputs["harmful"], inputs["harmless"], self.alpha, self.beta)
+            # ``model`` is the DDP wrapper where several processes train: both forwards go through it, so DDP sees
+            # the whole step's graph before the one backward.
+            seeds = None
+            if "row" in inputs:
+                seeds = [noise_seed(self.args.seed, self.state.global_step, r) for r in inputs["row"].tolist()]
+            parts = repnoise_loss(model, inputs["harmful"], inputs["harmless"], self.alpha, self.beta,
+                                  noise_seeds=seeds)
             if model.training:
                 self.parts_history.append(parts.as_dict() | {"step": self.state.global_step + 1})
             return (parts.loss, None) if return_outputs else parts.loss
+
+        def step_history(self) -> list[dict]:
+            """The loss parts per optimiser step: the mean over the step's micro-batches in every process (one record
+            per step, whatever the gradient accumulation and the process count). Every process must call it."""
+            from .launch import gather
+
+            steps: dict[int, list[dict]] = {}
+            for record in gather(self.parts_history):
+                steps.setdefault(record["step"], []).append(record)
+            return [{k: (step if k == "step" else sum(r[k] for r in records) / len(records)) for k in records[0]}
+                    for step, records in sorted(steps.items())]
 
     return RepNoiseTrainer
 
@@ -279,10 +334,14 @@ def repnoise_args(profile: Profile, output_dir, lr: float | None = None, epochs:
     """transformers' ``TrainingArguments`` for :func:`repnoise_lora`, from :func:`ftsafety.training.trainer_config`."""
     from transformers import TrainingArguments
 
+    from .launch import processes
     from .training import trainer_config
 
     return trainer_config(TrainingArguments, profile, output_dir, lr, epochs, seed, progress, on_cuda,
-                          remove_unused_columns=False)  # the collator needs the paired columns the model does not take
+                          remove_unused_columns=False,  # the collator needs the paired columns the model does not take
+                          # Under DDP: both forwards of a step use every LoRA weight, so DDP need not search the graph
+                          # for unused ones; set only then, so that one-process settings stay as they were.
+                          **({"ddp_find_unused_parameters": False} if processes() > 1 else {}))
 
 
 def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, output_dir: str | Path,
@@ -290,6 +349,7 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
                   template="chat", seed: int = 0, retain: Sequence[dict] = (), progress: bool = True,
                   resume: bool = True) -> RepNoiseResult:
     """Defend ``model`` with RepNoise through a LoRA adapter; returns the trained PeftModel (unmerged)."""
+    import torch
     from datasets import Dataset
     from peft import get_peft_model
 
@@ -303,17 +363,43 @@ def repnoise_lora(model, tokenizer, examples: Sequence[dict], profile: Profile, 
     on_cuda = next(model.parameters()).device.type == "cuda"
     args = repnoise_args(profile, output_dir, lr, epochs, seed, progress, on_cuda)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    # LoRA's A matrices start random: drawn from the run's seed, so that a run is the same in every process and on
+    # every rerun (the Trainer seeds only after the model is wrapped).
+    torch.manual_seed(seed)
     peft_model = model if hasattr(model, "peft_config") else get_peft_model(model, lora_config(profile))
-    trainer = _trainer_cls()(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),
+    # Each row carries its place in the set, from which the trainer seeds the noise it meets (see repnoise_loss).
+    dataset = Dataset.from_list([r | {"row": i} for i, r in enumerate(rows)])
+    trainer = _trainer_cls()(model=peft_model, args=args, train_dataset=dataset,
                              data_collator=lambda batch: collate_pairs(batch, pad_id), alpha=alpha, beta=beta)
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        raise NotImplementedError("RepNoise trains in one process or data-parallel (DDP) only: its logit lens calls the "
+                                  "final norm and the LM head outside the wrapped model, which FSDP and DeepSpeed shard "
+                                  "or wrap; launch it with --multi_gpu (configs/accelerate/multi_gpu.yaml)")
     quiet(trainer, progress)
     # The loss parts are recorded by the trainer as it goes; a resumed run has only the steps after its checkpoint.
     return run_training(
         trainer, output_dir, {"rows": digest(rows), "alpha": alpha, "beta": beta, "lora": lora_identity(profile)},
         resume=resume,
-        history=lambda t: t.parts_history,
+        history=lambda t: t.step_history(),
         make_result=lambda model, adapter_dir, history, train_s: RepNoiseResult(model, adapter_dir, history, train_s),
     )
+
+
+def defence_data(n_defence: int, n_retain: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """``(defence rows, retain rows)`` as notebook 06 draws them with ``SEED = seed``: the first ``n_defence`` harmful
+    train requests (refusal and redacted compliance) in an order shuffled by ``seed``, and helpful answers to the first
+    ``n_retain`` benign requests shuffled by ``seed + 1``, shortened to three sentences."""
+    import random
+
+    from . import data
+    from .variants import shorten
+
+    harmful = data.harmful("train")
+    random.Random(seed).shuffle(harmful)
+    benign = data.benign()
+    random.Random(seed + 1).shuffle(benign)
+    retain = [{"prompt": r["prompt"], "response": r["response"]} for r in benign[:n_retain]]
+    return harmful[:n_defence], shorten(retain, 3)
 
 
 def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], base_model: str, alpha: float = 1.0,
@@ -324,8 +410,9 @@ def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], 
     A stored model is reused only if its recipe (base model, data, alpha, beta, lr, epochs, seed, LoRA) matches.
     """
 
+    from .launch import cached_model_together, is_main_process
     from .models import load
-    from .runs import Run, cached_model, digest
+    from .runs import Run, digest
     from .training import lora_identity, save_model
 
     recipe = {
@@ -341,9 +428,10 @@ def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], 
         res = repnoise_lora(base.model, base.tokenizer, examples, profile, root / "train", alpha=alpha, beta=beta,
                             lr=recipe["lr"], epochs=recipe["epochs"], seed=seed, retain=retain, progress=progress,
                             resume=not force)
-        save_model(res.model.merge_and_unload(), base.tokenizer, target)
+        if is_main_process():  # where several processes trained it together, the main one saves it
+            save_model(res.model.merge_and_unload(), base.tokenizer, target)
 
-    return cached_model(root, recipe, build, force)
+    return cached_model_together(root, recipe, build, force)
 
 
 def reproduces_attack_content(response: str, marker: str = "[redacted") -> bool:

@@ -201,10 +201,14 @@ def reward_config(profile: Profile, output_dir, lr: float | None = None, epochs:
     unless asked). Activation checkpointing is set there, never left to TRL's default, which is on."""
     from trl import RewardConfig
 
+    from .launch import processes
     from .training import trainer_config
 
     return trainer_config(RewardConfig, profile, output_dir, lr, epochs if epochs is not None else 1, seed, progress,
-                          on_cuda, max_length=profile.max_length)
+                          on_cuda, max_length=profile.max_length,
+                          # Under DDP: every LoRA weight and the head take part in every step, so DDP need not search
+                          # the graph for unused ones; set only then, so that one-process settings stay as they were.
+                          **({"ddp_find_unused_parameters": False} if processes() > 1 else {}))
 
 
 def _with_new_head(path):
@@ -253,6 +257,7 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
     from trl import RewardTrainer
 
     from .files import atomic_path, write_json
+    from .launch import is_main_process, process_record
     from .models import resolve_model_path
     from .runs import digest
     from .training import lora_config, lora_identity, quiet, run_training
@@ -285,19 +290,22 @@ def train_reward_model(base_model: str, rows: Sequence[dict], profile: Profile, 
                            for h in t.state.log_history if "loss" in h],
         make_result=lambda model, adapter_dir, history, train_s: RewardModelResult(output_dir, history, train_s),
     )
-    merged = trainer.model.merge_and_unload()
-    with atomic_path(output_dir, replace_dir=True) as tmp:
-        merged.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        write_json(tmp / "train_summary.json", {"train_s": round(fitted.train_s, 2), "history": fitted.history})
-    shutil.rmtree(work, ignore_errors=True)
+    if is_main_process():  # where several processes trained it together, the main one saves it
+        merged = trainer.model.merge_and_unload()
+        with atomic_path(output_dir, replace_dir=True) as tmp:
+            merged.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            write_json(tmp / "train_summary.json",
+                       {"train_s": round(fitted.train_s, 2)} | process_record() | {"history": fitted.history})
+        shutil.rmtree(work, ignore_errors=True)
     return fitted
 
 
 def reward_model(profile: Profile, experiment: str, rows: Sequence[dict], base_model: str, lr: float | None = None,
                  epochs: float | None = None, seed: int = 0, force: bool = False, progress: bool = True) -> str:
     """Path of a reward model trained by :func:`train_reward_model`, stored in the run registry and reused."""
-    from .runs import Run, cached_model, digest
+    from .launch import cached_model_together
+    from .runs import Run, digest
     from .training import lora_identity
 
     recipe = {"base_model": base_model, "lr": lr if lr is not None else profile.lr, "epochs": epochs or 1,
@@ -307,7 +315,7 @@ def reward_model(profile: Profile, experiment: str, rows: Sequence[dict], base_m
     root = Run(profile.name, experiment, "reward-model").dir
     build = lambda target: train_reward_model(base_model, rows, profile, target, recipe["lr"], recipe["epochs"],
                                               seed=seed, progress=progress, resume=not force)
-    return cached_model(root, recipe, build, force)
+    return cached_model_together(root, recipe, build, force)
 
 
 class RewardModelScorer:
