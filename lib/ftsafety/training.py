@@ -571,7 +571,10 @@ def save_adapter(trainer, adapter_dir: Path) -> Path:
     from .launch import is_main_process
 
     if not is_main_process():
-        trainer.save_model(str(adapter_dir))  # joins the gather; writes nothing
+        # Sharded weights: join the gather, which writes nothing here. Under DDP every process holds the whole model
+        # and the main one saves it alone.
+        if getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False):
+            trainer.save_model(str(adapter_dir))
         return adapter_dir
     with atomic_path(adapter_dir, replace_dir=True) as tmp:
         _save_trained(trainer, tmp)
