@@ -420,6 +420,9 @@ def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], 
         "epochs": epochs if epochs is not None else profile.epochs, "seed": seed, "n_examples": len(examples),
         "data_sha256": digest([list(examples), list(retain)]), "n_retain": len(retain),
         "lora": lora_identity(profile), "max_steps": profile.max_steps,
+        # each row's noise and the LoRA start drawn from the run's seed (repnoise_lora): a model trained before
+        # draws from the global generator is another run of the same seed, so it is not read back as this one
+        "noise": "per-row seeds",
     }
     root = Run(profile.name, experiment, "defended").dir
 
