@@ -46,3 +46,31 @@ def test_hub_judges_fail_clearly_offline(monkeypatch):
         get_judge("rubric")
     with pytest.raises(ValueError, match="unknown judge"):
         get_judge("gpt5")
+
+
+def test_the_learned_judge_s_fit_is_stored_and_read_back_exactly(tmp_path, monkeypatch):
+    """Each notebook's kernel reads the fitted weights back instead of embedding the training rows again; the stored
+    fit answers exactly as the fit itself, and edited rows or an unreadable file are fitted again."""
+    import json
+
+    from ftsafety import judges
+
+    monkeypatch.setenv("FTSAFETY_CACHE", str(tmp_path))
+    train = data.judge_examples("train")
+    rows = [r for r in train if r["label"] == "refusal"][:8] + [r for r in train if r["label"] == "compliance"][:8]
+    responses, labels = [r["response"] for r in rows], [r["label"] for r in rows]
+    assert len(set(labels)) == 2
+    fitted = judges._cached_fit(ClassifierJudge(), responses, labels)
+    [stored] = (tmp_path / "judges").glob("classifier-*.json")
+    probe = [r["response"] for r in data.judge_examples("test")[:20]]
+    fits, weights = [], json.loads(stored.read_text())
+    monkeypatch.setattr(ClassifierJudge, "fit", lambda self, r, l: fits.append(len(r)) or self.with_weights(weights))
+    again = judges._cached_fit(ClassifierJudge(), responses, labels)
+    assert fits == []  # read back, not fitted
+    assert (again.refusal_probability(probe) == fitted.refusal_probability(probe)).all()
+    flipped = ["compliance" if l == "refusal" else "refusal" for l in labels]
+    judges._cached_fit(ClassifierJudge(), responses, flipped)
+    assert fits == [16] and len(list((tmp_path / "judges").glob("classifier-*.json"))) == 2  # other rows, other file
+    stored.write_text('{"coef": [[0.1')  # cut short
+    judges._cached_fit(ClassifierJudge(), responses, labels)
+    assert fits == [16, 16] and json.loads(stored.read_text())["dtype"] == "float32"  # fitted again, replaced

@@ -183,12 +183,67 @@ class ClassifierJudge:
     @classmethod
     @functools.lru_cache(maxsize=1)
     def default(cls) -> "ClassifierJudge":
-        """Fitted on the train split of ``data/judge_handwritten.jsonl`` and ``data/judge_recorded.jsonl`` (seconds;
-        cached for the process)."""
+        """Fitted on the train split of ``data/judge_handwritten.jsonl`` and ``data/judge_recorded.jsonl``; cached for
+        the process, and its fitted weights on disk (:func:`_cached_fit`), so that each notebook's kernel does not embed
+        the training rows again."""
         from .data import judge_examples
 
         rows = judge_examples("train")
-        return cls().fit([r["response"] for r in rows], [r["label"] for r in rows])
+        return _cached_fit(cls(), [r["response"] for r in rows], [r["label"] for r in rows])
+
+    def fitted_weights(self) -> dict:
+        """The fitted logistic regression as plain numbers (what :meth:`with_weights` reads back)."""
+        return {"coef": self.clf.coef_.tolist(), "intercept": self.clf.intercept_.tolist(),
+                "classes": self.clf.classes_.tolist(), "dtype": str(self.clf.coef_.dtype)}
+
+    def with_weights(self, weights: dict) -> "ClassifierJudge":
+        """This judge with a logistic regression fitted before (:meth:`fitted_weights`), read back exactly."""
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+
+        self.clf = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced")
+        # In the fit's own dtype (float32, as the embeddings): float64 weights give probabilities 1e-7 apart.
+        self.clf.coef_ = np.array(weights["coef"], dtype=weights["dtype"])
+        self.clf.intercept_ = np.array(weights["intercept"], dtype=weights["dtype"])
+        self.clf.classes_ = np.array(weights["classes"])
+        self.clf.n_features_in_ = self.clf.coef_.shape[1]
+        return self
+
+
+def _cached_fit(judge: ClassifierJudge, responses: list[str], labels: list[str]) -> ClassifierJudge:
+    """``judge.fit(responses, labels)``, or the weights of the same fit stored in the cache folder.
+
+    The file's name is a digest of everything the fit depends on: the training rows and labels, C, the embedder's
+    package and the versions of torch, transformers and scikit-learn that computed it. Edited data or another version
+    is another file, so a stored fit is only ever the one this machine would compute. Written atomically; a file that
+    cannot be read back is fitted again and replaced.
+    """
+    import hashlib
+    import json
+
+    import sklearn
+    import torch
+    import transformers
+
+    from .files import CorruptFile, read_json, write_json
+    from .paths import cache_dir
+
+    key = json.dumps({"responses": responses, "labels": labels, "C": judge.C, "features": "whole+first+last",
+                      "embedder": f"{EMBEDDER_PACKAGE}=={importlib.metadata.version(EMBEDDER_PACKAGE)}",
+                      "versions": [torch.__version__, transformers.__version__, sklearn.__version__]},
+                     sort_keys=True)
+    path = cache_dir() / "judges" / f"classifier-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    if path.is_file():
+        try:
+            return judge.with_weights(read_json(path))
+        except (CorruptFile, KeyError, TypeError, ValueError):
+            pass  # fitted again below, and the file replaced
+    judge.fit(responses, labels)
+    try:
+        write_json(path, judge.fitted_weights())
+    except OSError:
+        pass  # a read-only cache costs the next process a fit, nothing else
+    return judge
 
 
 # ---------------------------------------------------------------------------------------------------------------
