@@ -315,20 +315,24 @@ def test_train_repnoise_draws_notebook_06_s_rows():
 
     from ftsafety import data
     from ftsafety.course import list_notebooks
-    from ftsafety.repnoise import defence_data
+    from ftsafety.repnoise import attack_data, defence_data
     from ftsafety.variants import shorten
 
-    # Notebook 06's own lines that draw the rows, run with SEED = 3, N_DEFENCE = 5 and N_RETAIN = 2.
+    # Notebook 06 draws its rows with the library's functions, which `ftsafety train --recipe repnoise` calls too.
     cells = json.loads(list_notebooks(["06"])[0].read_text())["cells"]
-    source = next(text for text in ("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-                  if "retain_rows = " in text)
-    drawn = [line for line in source.splitlines()
-             if line.startswith(("harmful_train =", "benign =", "random.Random(", "defence_rows =", "retain_rows ="))]
-    assert len(drawn) == 6
-    ns = {"data": data, "random": random, "shorten": shorten, "small": lambda n, smoke_n: n, "SEED": 3,
-          "N_DEFENCE": 5, "N_RETAIN": 2}
-    exec("\n".join(drawn), ns)
-    assert defence_data(5, 2, seed=3) == (ns["defence_rows"], ns["retain_rows"])
+    source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "defence_rows, retain_rows = defence_data(small(N_DEFENCE, 4), small(N_RETAIN, 2), SEED)" in source
+    assert "attack_pool = attack_data(small(N_DEFENCE, 4), SEED)" in source
+    # The draw the notebook made before it called them (stored defended models' recipes hold its rows), with SEED = 3.
+    harmful = data.harmful("train")
+    random.Random(3).shuffle(harmful)
+    benign = data.benign()
+    random.Random(4).shuffle(benign)
+    retain = shorten([{"prompt": r["prompt"], "response": r["response"]} for r in benign[:2]], 3)
+    assert defence_data(5, 2, seed=3) == (harmful[:5], retain)
+    pool = attack_data(5, seed=3)
+    assert pool == [{"prompt": r["prompt"], "response": r["compliance"]} for r in harmful[5:]]
+    assert not {r["prompt"] for r in pool} & {r["prompt"] for r in harmful[:5]}  # attacks never train on defence rows
 
 
 @pytest.mark.slow  # pairs from the start model's answers, then two fine-tunes

@@ -394,12 +394,26 @@ def defence_data(n_defence: int, n_retain: int, seed: int = 0) -> tuple[list[dic
     from . import data
     from .variants import shorten
 
-    harmful = data.harmful("train")
-    random.Random(seed).shuffle(harmful)
     benign = data.benign()
     random.Random(seed + 1).shuffle(benign)
     retain = [{"prompt": r["prompt"], "response": r["response"]} for r in benign[:n_retain]]
-    return harmful[:n_defence], shorten(retain, 3)
+    return _shuffled_harmful(seed)[:n_defence], shorten(retain, 3)
+
+
+def attack_data(n_defence: int, seed: int = 0) -> list[dict]:
+    """The harmful train requests that :func:`defence_data` leaves out, each with its (redacted) compliance as the
+    answer: the rows notebook 06's attacks fine-tune on, disjoint from the defence rows."""
+    return [{"prompt": r["prompt"], "response": r["compliance"]} for r in _shuffled_harmful(seed)[n_defence:]]
+
+
+def _shuffled_harmful(seed: int) -> list[dict]:
+    import random
+
+    from . import data
+
+    harmful = data.harmful("train")
+    random.Random(seed).shuffle(harmful)
+    return harmful
 
 
 def defended_model(profile: Profile, experiment: str, examples: Sequence[dict], base_model: str, alpha: float = 1.0,
