@@ -158,6 +158,70 @@ def test_an_evaluation_split_over_two_processes_gives_one_process_labels(tmp_pat
     assert split["labels"] == labels and set(labels) == {"refusal", "compliance"}
 
 
+_SPLIT_STANDARD_EVAL = """
+import json, sys
+from ftsafety import generation, launch, models
+from ftsafety.cli import main
+from ftsafety.evaluate import evaluate_run
+from ftsafety.profiles import resolve
+from ftsafety.runs import Run
+
+generated = []  # how many prompts this process answered
+_generate = generation.generate
+generation.generate = lambda model, tokenizer, texts, **kw: generated.append(len(texts)) or _generate(
+    model, tokenizer, texts, **kw)
+m = models.load("smoke")
+res = evaluate_run(Run("smoke", "split-eval", "smoke"), lambda: (m.model, m.tokenizer), resolve("smoke"),
+                   {{"model": "smoke"}}, template="text:vanilla")
+assert main(["eval", "--profile", "smoke", "--model", "smoke", "--prompts", {prompts!r}, "--template", "text:vanilla",
+             "--output", {cli_out!r}]) == 0
+with open({out!r} + f".{{launch.processes()}}-{{int(launch.is_main_process())}}", "w") as fh:
+    json.dump({{"generated": sum(generated), "metrics": res.metrics, "generations": res.generations}}, fh)
+"""
+# The smoke profile's answers one prompt at a time (greedy answers then do not depend on the split, see
+# split_respond), and as plain text, where the random smoke model's answers differ from prompt to prompt.
+EVAL_OVERRIDES = json.dumps({"eval_batch_size": 1})
+
+
+@pytest.mark.slow
+def test_the_standard_evaluation_and_ftsafety_eval_split_over_two_processes(tmp_path, monkeypatch, capsys):
+    """``evaluate_run`` and ``ftsafety eval`` in 2 processes: each process answers about half of the prompts, both get
+    one process's answers and labels back in order, and the main process alone writes the run and the output file."""
+    from ftsafety.evaluate import eval_prompts, evaluate_run
+    from ftsafety.profiles import resolve
+    from ftsafety.runs import Run
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": r["prompt"]}) + "\n" for r in data.harmful("train")[:5]))
+    script, out = tmp_path / "split_standard_eval.py", tmp_path / "result"
+    script.write_text(_SPLIT_STANDARD_EVAL.format(prompts=str(prompts), cli_out=str(tmp_path / "cli2.jsonl"),
+                                                  out=str(out)))
+    res = accelerate_launch([str(script)], tmp_path / "runs2", overrides=EVAL_OVERRIDES)
+    assert res.returncode == 0, res.stderr[-3000:]
+    main_, other = (json.loads((tmp_path / f"result.2-{i}").read_text()) for i in (1, 0))
+    assert json.loads(res.stdout)["n"] == 5  # the metrics printed once, by the main process
+    # One process's evaluation and ftsafety eval, in their own registry.
+    monkeypatch.setenv("FTSAFETY_RUNS", str(tmp_path / "runs1"))
+    monkeypatch.setenv("FTSAFETY_PROFILE_OVERRIDES", EVAL_OVERRIDES)
+    profile = resolve("smoke")
+    from ftsafety import models
+
+    m = models.load("smoke")
+    one = evaluate_run(Run("smoke", "split-eval", "smoke"), lambda: (m.model, m.tokenizer), profile,
+                       {"model": "smoke"}, template="text:vanilla")
+    assert main(["eval", "--profile", "smoke", "--model", "smoke", "--prompts", str(prompts), "--template",
+                 "text:vanilla", "--output", str(tmp_path / "cli1.jsonl")]) == 0
+    # Each process answered its share: the standard set (8 + 6 + 6) and the file's 5, 25 prompts in all.
+    total = sum(len(v) for v in eval_prompts(profile).values()) + 5
+    assert main_["generated"] + other["generated"] == total and 0 < other["generated"] < total
+    for result in (main_, other):  # both processes hold every answer, in one process's order
+        assert result["generations"] == one.generations and result["metrics"] == one.metrics
+    assert len({g["response"] for g in one.generations}) > 1
+    assert (tmp_path / "cli2.jsonl").read_text() == (tmp_path / "cli1.jsonl").read_text()
+    assert [p.relative_to(tmp_path / "runs2") for p in (tmp_path / "runs2").glob("*/*/*")] == [
+        Path("smoke/split-eval/smoke")]
+
+
 def test_split_batch_keeps_the_global_batch():
     assert split_batch(4, 1, 1) == (4, 1)
     assert split_batch(4, 1, 2) == (2, 1)

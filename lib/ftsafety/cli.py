@@ -241,8 +241,13 @@ def _model_name(name: str, profile) -> str:
 
 
 def cmd_eval(args) -> int:
+    """Answers of one model to a prompt file, judged, with rates and 95% intervals. Under ``accelerate launch
+    --num_processes N`` each process answers and judges its share of the prompts; the main process prints and writes
+    all of them, in the file's order."""
     from . import files
+    from .evaluate import judge_split
     from .judges import get_judge
+    from .launch import is_main_process, split_respond
     from .metrics import contains_answer, rate
     from .models import load
 
@@ -251,12 +256,13 @@ def cmd_eval(args) -> int:
     rows = read_jsonl(args.prompts)
     judge = get_judge(args.judge)
     m = load(_model_name(args.model, profile))
-    from .generation import respond
 
     max_new = args.max_new_tokens if args.max_new_tokens is not None else profile.max_new_tokens
-    outs = respond(m.model, m.tokenizer, [r["prompt"] for r in rows], args.template, max_new_tokens=max_new,
-                   batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens)
-    verdicts = judge([r["prompt"] for r in rows], outs)
+    outs = split_respond(m.model, m.tokenizer, [r["prompt"] for r in rows], args.template, max_new_tokens=max_new,
+                         batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens)
+    verdicts = judge_split(judge, [r["prompt"] for r in rows], outs)
+    if not is_main_process():
+        return 0
     result = {"model": args.model, "prompts": str(args.prompts), "n": len(rows), "judge": args.judge,
               "template": args.template, "max_new_tokens": max_new,
               "refusal_rate": rate([v.refused for v in verdicts]).as_dict(),

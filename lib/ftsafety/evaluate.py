@@ -4,6 +4,10 @@
 side of the wide over-refusal set's test split, ``data/overrefusal_wide.jsonl``, spread over its 14 types) and the
 gold-answer probes, judges them, and returns metrics (each a :class:`~ftsafety.metrics.Rate`) and the generations.
 ``evaluate_run`` does the same through the run registry, so a finished evaluation is reused.
+
+Under ``accelerate launch --num_processes N`` both split the work: each process answers and judges its share of the
+prompts, every process gets all of them back in order (:func:`ftsafety.launch.map_split`), and only the main process
+writes the run. In one process (a notebook) nothing is split.
 """
 from __future__ import annotations
 
@@ -13,11 +17,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import data
-from .generation import respond
 from .judges import get_judge
+from .launch import cached_run_together, is_main_process, map_split, split_respond
 from .metrics import Rate, contains_answer, rate
 from .profiles import Profile
-from .runs import Run, cached_run
+from .runs import Run
 from .stats import fmt_rate
 from .templates import get_template
 
@@ -78,15 +82,16 @@ def evaluate(
     prompts = eval_prompts(profile, sets)
     gens: list[dict] = []
     metrics: dict = {}
-    kw = dict(batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens, progress=progress)
+    kw = dict(batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens,
+              progress=progress and is_main_process())
 
     safety_sets = [s for s in SAFETY_SETS if s in sets]
     rows = [(s, r) for s in safety_sets for r in prompts[s]]
     if rows:
         # One generation pass over both safety sets keeps the batches full.
-        outs = respond(model, tokenizer, [r["prompt"] for _, r in rows], tpl, max_new_tokens=profile.max_new_tokens,
-                       desc="safety prompts", **kw)
-        verdicts = judge([r["prompt"] for _, r in rows], outs)
+        outs = split_respond(model, tokenizer, [r["prompt"] for _, r in rows], tpl,
+                             max_new_tokens=profile.max_new_tokens, desc="safety prompts", **kw)
+        verdicts = judge_split(judge, [r["prompt"] for _, r in rows], outs)
         for (s, r), o, v in zip(rows, outs, verdicts):
             gens.append({"set": s, "id": r.get("id"), "category": r.get("category"), "prompt": r["prompt"],
                          "response": o, "label": v.label, "score": v.score})
@@ -103,8 +108,8 @@ def evaluate(
 
     if "capability" in sets:
         probes = prompts["capability"]
-        outs = respond(model, tokenizer, [p["prompt"] for p in probes], tpl,
-                       max_new_tokens=profile.capability_max_new_tokens, desc="capability probes", **kw)
+        outs = split_respond(model, tokenizer, [p["prompt"] for p in probes], tpl,
+                             max_new_tokens=profile.capability_max_new_tokens, desc="capability probes", **kw)
         ok = [contains_answer(o, p["answers"]) for p, o in zip(probes, outs)]
         metrics["capability"] = rate(ok)
         gens += [{"set": "capability", "id": p.get("id"), "category": p["category"], "prompt": p["prompt"],
@@ -112,6 +117,12 @@ def evaluate(
     metrics["judge"] = getattr(judge, "name", type(judge).__name__)
     metrics["template"] = tpl.name
     return EvalResult({k: _plain(v) for k, v in metrics.items()}, gens)
+
+
+def judge_split(judge, prompts: list[str], responses: list[str]) -> list:
+    """``judge(prompts, responses)`` with the pairs split between the processes and the verdicts gathered in order
+    (the judge itself where one process runs)."""
+    return map_split(lambda part: judge([p for p, _ in part], [r for _, r in part]), list(zip(prompts, responses)))
 
 
 def eval_config(profile: Profile, template="chat", judge="keyword", sets=EVAL_SETS) -> dict:
@@ -137,7 +148,8 @@ def evaluate_run(
     force: bool = False,
     progress: bool = True,
 ) -> EvalResult:
-    """``evaluate`` through the registry: ``load_model() -> (model, tokenizer)`` is only called if needed."""
+    """``evaluate`` through the registry: ``load_model() -> (model, tokenizer)`` is only called if needed. Where
+    several processes run, all of them evaluate their share and the main process alone records the run."""
     config = {**config, **eval_config(profile, template, judge, sets)}
     if tuple(sets) != tuple(EVAL_SETS):
         config["sets"] = list(sets)
@@ -147,7 +159,7 @@ def evaluate_run(
         res = evaluate(model, tokenizer, profile, template, judge, sets=sets, progress=progress)
         return res.metrics, res.generations
 
-    run = cached_run(run, config, compute, force=force)
+    run = cached_run_together(run, config, compute, force=force)
     return EvalResult(run.metrics(), run.generations())
 
 

@@ -12,7 +12,8 @@ gradients); the library's own part is what happens around the Trainer:
 - an evaluation can be split between the processes and gathered back in order (:func:`map_split`,
   :func:`split_respond`), and what each process recorded gathered (:func:`gather`);
 - a model that the processes train together and that the registry keeps merged (RepNoise's defended model, a reward
-  model, an SFT warm-up) is recorded by the main process only (:func:`cached_model_together`).
+  model, an SFT warm-up) is recorded by the main process only (:func:`cached_model_together`), and so is an evaluation
+  they run together (:func:`cached_run_together`).
 
 In one process (a notebook, ``ftsafety train`` without ``accelerate launch``) every function here is a no-op and
 accelerate is not even asked: a process is one of several only when the launcher says so (``WORLD_SIZE`` > 1, set by
@@ -169,6 +170,34 @@ def cached_model_together(root, recipe: dict, build: Callable, force: bool = Fal
         path = str(target)
     wait_for_everyone()  # the model and its recipe are on disk before any process reads them
     return path
+
+
+def cached_run_together(run, config: dict, compute: Callable, force: bool = False):
+    """:func:`ftsafety.runs.cached_run` where every process computes its share and the main process alone records it.
+
+    ``compute()`` runs in every process where the run is not stored (each generates its share of the prompts, so all
+    must take part) and returns ``(metrics, generations)`` gathered on every process; only the main process writes them.
+    Every process decides before any writes, and reads the recorded run after the main process has written it. In one
+    process it is ``cached_run``.
+    """
+    from .files import CorruptFile
+    from .runs import cached_run, with_precision
+
+    if not _launched():
+        return cached_run(run, config, compute, force)
+    try:  # the test cached_run makes, so that every process takes the same branch
+        needed = force or not run.is_done(with_precision(config))
+        if not needed:
+            run.check_readable()
+    except CorruptFile:
+        needed = True  # the main process moves the unreadable files aside and records the run again
+    wait_for_everyone()  # every process has looked before the main one changes the run
+    if is_main_process():
+        run = cached_run(run, config, compute, force)
+    elif needed:
+        compute()
+    wait_for_everyone()  # the run is on disk before any process reads it
+    return run
 
 
 def split_respond(model, tokenizer, prompts: Sequence[str], template="chat", **kwargs) -> list[str]:
