@@ -15,7 +15,7 @@ from . import data
 from .files import read_json, write_json
 from .models import aligned_reference_dir, aligned_reference_root, load
 from .profiles import Profile, resolve
-from .training import merge, save_model, sft_lora
+from .training import save_merged, sft_lora
 from .variants import shorten
 
 RECIPE_FILE = "ftsafety_recipe.json"
@@ -139,9 +139,8 @@ def aligned_reference(profile: "Profile | str | None" = None, force: bool = Fals
             base.model, base.tokenizer, alignment_examples(profile), profile, work / "train",
             template="chat", lr=profile.align_lr, epochs=profile.align_epochs, progress=progress,
         )
-        save_model(merge(result), base.tokenizer, target)
+        save_merged(result, base.tokenizer, target)
         write_json(target / RECIPE_FILE, want)
-        write_json(target / "train_summary.json", result.summary() | {"loss_history": result.loss_history})
         shutil.rmtree(work, ignore_errors=True)
 
     return cached_model(root, want, build, force)

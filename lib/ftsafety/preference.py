@@ -434,7 +434,7 @@ def sft_warmup(profile: Profile, experiment: str, pairs: Sequence[dict], base_mo
     from .launch import cached_model_together, is_main_process
     from .models import load
     from .runs import Run, digest
-    from .training import lora_identity, merge, save_model, sft_lora
+    from .training import lora_identity, save_merged, sft_lora
 
     rows = [{"prompt": p["prompt"], "response": p["chosen"]} for p in pairs]
     recipe = {"base_model": base_model, "data_sha256": digest(rows), "n_rows": len(rows),
@@ -449,7 +449,6 @@ def sft_warmup(profile: Profile, experiment: str, pairs: Sequence[dict], base_mo
                           resume=not force, template="chat", lr=recipe["lr"], epochs=recipe["epochs"], seed=seed,
                           progress=progress)
         if is_main_process():  # where several processes trained it together, the main one saves it
-            save_model(merge(result), base.tokenizer, target)
-            write_json(target / "train_summary.json", result.summary() | {"loss_history": result.loss_history})
+            save_merged(result, base.tokenizer, target)
 
     return cached_model_together(root, recipe, build, force)

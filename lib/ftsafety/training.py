@@ -724,6 +724,18 @@ def merge(trained) -> object:
     return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
+def save_merged(result, tokenizer, path: str | Path) -> Path:
+    """An SFT result's LoRA merged into its model and saved at ``path`` (:func:`save_model`), with its training summary
+    and loss history beside the weights (``train_summary.json``, with the process count where several trained it): how
+    a fine-tune that later runs start from is kept."""
+    from .launch import process_record
+
+    save_model(merge(result), tokenizer, path)
+    write_json(Path(path) / "train_summary.json",
+               result.summary() | process_record() | {"loss_history": result.loss_history})
+    return Path(path)
+
+
 def save_model(model, tokenizer, path: str | Path) -> Path:
     """Save a (merged) model and its tokenizer atomically; a saved model already at ``path`` is replaced (any other
     folder there is an error, see :func:`~ftsafety.files.atomic_path`)."""
