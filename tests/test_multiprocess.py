@@ -295,10 +295,32 @@ def test_a_process_that_is_not_the_main_one_trains_but_writes_nothing(monkeypatc
 # - reward: notebook 07's 8 smoke rows, of which TRL keeps the 6 within smoke's 128 tokens, two steps of 2. Every step
 #   is a full global batch: where the last step has fewer rows, accelerate fills the idle process's share with rows
 #   from the start of the data (its even_batches), and the runs differ.
+# - dpo-kto, dpo-orpo, dpo-warmup: `--recipe dpo` with notebook 05's other methods and its SFT warm-up ("args", the
+#   options added to the command).
+#   KTO's 4 pairs are 8 unpaired rows, two steps of 4 (smoke's batch): TRL's KTOTrainer refuses 1-row micro-batches (its
+#   KL estimate pairs each prompt with the answer of the row before it in the micro-batch), so each process takes 2,
+#   and the 1-process run accumulates the same 2-row micro-batches. The two do not train quite the same loss: TRL
+#   averages the (detached) KL estimate over the processes' micro-batches of a step, one process uses each
+#   micro-batch's own (smoke, step 2: 1.5e-3 in 2 processes, 5.0e-3 and a negative one clamped to 0 in one process).
+#   That estimate only shifts KTO's reference point, and moves the weights here by about 1e-8, far below TOLERANCE; so
+#   this run checks which rows each process trains in each step, not the KL estimate (one process with 4-row
+#   micro-batches, other KL pairs, agrees as closely).
+#   ORPO's NLL term is a token mean over each micro-batch, as RepNoise's cross-entropies are: 1-row micro-batches, two
+#   per step by accumulation in one process (2-row micro-batches in one process differ by 4e-5).
+#   The warm-up (SFT on the pairs' chosen answers, trained by both processes through launch.cached_model_together and
+#   merged) and the sigmoid DPO from it: two steps of 2 each, both models compared.
 # The same TOLERANCE as the SFT runs: the processes compute the same float32 sums in another order.
+NB05 = Path("smoke/05_preference_optimization")  # notebook 05's registry folder
 RECIPES = {
     "dpo": {"overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 2}, "device_batch": (1, 1),
-            "adapter": Path("smoke/05_preference_optimization/sigmoid-s0/train/adapter")},
+            "adapter": NB05 / "sigmoid-s0/train/adapter"},
+    "dpo-kto": {"args": ["--method", "kto"], "overrides": {}, "one": {"train_batch_size": 2, "grad_accum": 2},
+                "device_batch": (2, 1), "adapter": NB05 / "kto-s0/train/adapter"},
+    "dpo-orpo": {"args": ["--method", "orpo"], "overrides": {"train_batch_size": 2},
+                 "one": {"train_batch_size": 1, "grad_accum": 2}, "device_batch": (1, 1),
+                 "adapter": NB05 / "orpo-s0/train/adapter"},
+    "dpo-warmup": {"args": ["--warmup"], "overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 2},
+                   "device_batch": (1, 1), "adapter": NB05 / "sigmoid-after-warmup-s0/train/adapter"},
     "repnoise": {"overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 1, "grad_accum": 2},
                  "device_batch": (1, 1), "adapter": Path("smoke/06_repnoise/defended/train/adapter")},
     "reward": {"overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 2}, "device_batch": (1, 1),
@@ -308,23 +330,29 @@ RECIPES = {
 
 @pytest.fixture(scope="module", params=list(RECIPES))
 def recipe_run(request, tmp_path_factory):
-    """One recipe trained by `ftsafety train --recipe <recipe> --base smoke` in 2 processes and in 1, each into its own
-    run registry (notebook 05's pairs, made by the 2-process run, are copied to the 1-process one: the start model's
-    answers are made once)."""
+    """One recipe trained by `ftsafety train --recipe <recipe> --base smoke <args>` in 2 processes and in 1, each into
+    its own run registry (notebook 05's pairs, made by the 2-process run, are copied to the 1-process one: the start
+    model's answers are made once). The recipe is the key's first part (``dpo-kto``: ``--recipe dpo --method kto``)."""
     import shutil
 
-    recipe, spec = request.param, RECIPES[request.param]
-    root = tmp_path_factory.mktemp(recipe)
-    args = ["train", "--profile", "smoke", "--recipe", recipe, "--base", "smoke"]
+    name, spec = request.param, RECIPES[request.param]
+    recipe = name.split("-")[0]
+    root = tmp_path_factory.mktemp(name)
+    args = ["train", "--profile", "smoke", "--recipe", recipe, "--base", "smoke", *spec.get("args", [])]
     two = accelerate_launch(["-m", "ftsafety", *args], root / "two", overrides=json.dumps(spec["overrides"]))
-    pairs = Path("smoke/05_preference_optimization/pairs")
-    if (root / "two" / pairs).is_dir():
-        shutil.copytree(root / "two" / pairs, root / "one" / pairs)
+    if (root / "two" / NB05 / "pairs").is_dir():
+        shutil.copytree(root / "two" / NB05 / "pairs", root / "one" / NB05 / "pairs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FTSAFETY_RUNS", str(root / "one"))
         mp.setenv("FTSAFETY_PROFILE_OVERRIDES", json.dumps(spec["one"]))
         assert main(args) == 0
-    return {"recipe": recipe, "two": two, "runs2": root / "two", "runs1": root / "one", **spec}
+    return {"name": name, "recipe": recipe, "two": two, "runs2": root / "two", "runs1": root / "one", "args": [],
+            **spec}
+
+
+def _warmup_dir(runs: Path) -> Path:
+    """The merged SFT warm-up that `--warmup` trains before DPO (``preference.sft_warmup``'s model)."""
+    return next((runs / NB05 / "sft-warmup").glob("model-*"))
 
 
 def _model_dir(run: dict, runs: Path) -> Path:
@@ -336,12 +364,16 @@ def _model_dir(run: dict, runs: Path) -> Path:
 
 
 def _trained_weights(run: dict, runs: Path) -> dict:
-    """The weights training changed: the LoRA adapter where one is kept, else the merged reward model."""
+    """The weights training changed: the LoRA adapter where one is kept, else the merged reward model; with the merged
+    SFT warm-up's weights (prefixed ``warmup.``) where DPO started from one."""
     from safetensors.torch import load_file
 
-    if run["adapter"] is not None:
-        return load_file(runs / run["adapter"] / "adapter_model.safetensors")
-    return load_file(_model_dir(run, runs) / "model.safetensors")
+    if run["adapter"] is None:
+        return load_file(_model_dir(run, runs) / "model.safetensors")
+    weights = load_file(runs / run["adapter"] / "adapter_model.safetensors")
+    if "--warmup" in run["args"]:
+        weights |= {f"warmup.{k}": v for k, v in load_file(_warmup_dir(runs) / "model.safetensors").items()}
+    return weights
 
 
 @pytest.mark.slow
@@ -350,16 +382,21 @@ def test_each_recipe_finishes_in_two_processes_and_writes_one_model(recipe_run):
     assert two.returncode == 0, two.stderr[-3000:]
     assert two.stdout.splitlines() == [str(_model_dir(recipe_run, runs))]  # printed once, by the main process
     assert "trained in 2 process(es)" in two.stderr
-    tree = sorted(str(p.relative_to(runs)) for p in runs.glob("smoke/*/*"))
+    tree = sorted(p.relative_to(runs) for p in runs.glob("smoke/*/*"))
     if recipe_run["recipe"] == "dpo":
-        assert tree == ["smoke/05_preference_optimization/pairs", "smoke/05_preference_optimization/sigmoid-s0"]
         train = runs / recipe_run["adapter"].parent
+        warmup = ["sft-warmup"] if "--warmup" in recipe_run["args"] else []
+        assert tree == sorted(NB05 / p for p in ["pairs", train.parent.name, *warmup])
+        if warmup:  # one merged warm-up and its recipe; its work folder (checkpoints, adapter) is gone
+            model = _warmup_dir(runs)
+            assert sorted(p.name for p in model.parent.iterdir()) == [model.name, "recipe.json"]
+            assert {"model.safetensors", "train_summary.json"} <= {p.name for p in model.iterdir()}
         assert sorted(p.name for p in train.iterdir()) == [
             "README.md", "adapter", "train_config.json", "train_settings.json", "train_summary.json"]
         assert sorted(p.name for p in (train / "adapter").iterdir()) == [
             "README.md", "adapter_config.json", "adapter_model.safetensors"]
     elif recipe_run["recipe"] == "repnoise":
-        assert tree == ["smoke/06_repnoise/defended"]
+        assert tree == [Path("smoke/06_repnoise/defended")]
         model = _model_dir(recipe_run, runs)
         # One merged model, its recipe, and the training folder: its adapter, no checkpoint of a second writer.
         assert sorted(p.name for p in model.parent.iterdir()) == [model.name, "recipe.json", "train"]
@@ -367,7 +404,7 @@ def test_each_recipe_finishes_in_two_processes_and_writes_one_model(recipe_run):
             "adapter", "train_settings.json", "train_summary.json"]
         assert (model / "model.safetensors").is_file()
     else:
-        assert tree == ["smoke/07_reward_model_reliability/reward-model"]
+        assert tree == [Path("smoke/07_reward_model_reliability/reward-model")]
         model = _model_dir(recipe_run, runs)
         # One merged model and its recipe; the work folder (checkpoints, adapter) is gone.
         assert sorted(p.name for p in model.parent.iterdir()) == [model.name, "recipe.json"]
@@ -384,13 +421,15 @@ def test_each_recipe_s_two_process_weights_match_one_process_at_the_same_global_
     one, two = _trained_weights(recipe_run, recipe_run["runs1"]), _trained_weights(recipe_run, recipe_run["runs2"])
     assert sorted(one) == sorted(two)
     worst = max(float((one[k] - two[k]).abs().max()) for k in one)
-    assert worst <= TOLERANCE, f"{recipe_run['recipe']}: 2-process weights differ from 1-process ones by {worst:.3g}"
+    assert worst <= TOLERANCE, f"{recipe_run['name']}: 2-process weights differ from 1-process ones by {worst:.3g}"
+    base = load_file(Path(resolve_model_path("smoke")) / "model.safetensors")
     if recipe_run["adapter"] is not None:
         moved = max(float(one[k].abs().max()) for k in one if "lora_B" in k)  # LoRA B starts at zero
     else:  # the merged reward model against the base model's weights it started from
-        base = load_file(Path(resolve_model_path("smoke")) / "model.safetensors")
         moved = max(float((one[k] - base[k]).abs().max()) for k in base if k in one and "proj" in k)
     assert moved > 100 * TOLERANCE
+    if "--warmup" in recipe_run["args"]:  # the merged warm-up against the base model
+        assert max(float((one[f"warmup.{k}"] - base[k]).abs().max()) for k in base if "proj" in k) > 100 * TOLERANCE
     if recipe_run["recipe"] != "reward":  # the reward model's work folder, with its settings, is removed
         settings = json.loads((recipe_run["runs2"] / recipe_run["adapter"].parent / "train_settings.json")
                               .read_text())["args"]
@@ -413,16 +452,29 @@ def test_each_recipe_s_registry_holds_one_model_that_the_notebook_reuses(recipe_
     model = _model_dir(recipe_run, runs)
     # The notebook's own calls, in one process, with its parameters' values on smoke: nothing is trained again.
     if recipe == "dpo":
+        from ftsafety import training
+
         train = model.parent
+        args = recipe_run["args"]
+        method = args[args.index("--method") + 1] if "--method" in args else "sigmoid"
         config, one_config = (read_json(r / recipe_run["adapter"].parent / "train_config.json")
                               for r in (runs, recipe_run["runs1"]))
+        start = "smoke"
+        if "--warmup" in args:  # DPO started from the warm-up, named by its recipe digest, alike in both registries
+            start = str(_warmup_dir(runs))
+            assert config["base_model"] == f"$FTSAFETY_RUNS/{NB05}/sft-warmup/{_warmup_dir(runs).name}"
         assert config == one_config | {"processes": 2}  # recorded only where > 1
         monkeypatch.setattr(preference, "on_policy_pairs", trained_again)
         monkeypatch.setattr(preference.PreferenceModel, "train", trained_again)
+        monkeypatch.setattr(training, "sft_lora", trained_again)
         pairs = preference.start_pairs(profile, "05_preference_optimization", "smoke", 4, 4, samples=4, seed=0,
                                        progress=False)
-        adapter, summary = preference.optimise(profile, "05_preference_optimization", "sigmoid-s0", pairs, "smoke",
-                                               "sigmoid", beta=0.1, lr=0.0002, epochs=1, seed=0)
+        if "--warmup" in args:
+            assert preference.sft_warmup(profile, "05_preference_optimization", pairs, "smoke", seed=0,
+                                         progress=False) == start
+            assert read_json(Path(start) / "train_summary.json")["processes"] == 2  # the merged warm-up says so
+        adapter, summary = preference.optimise(profile, "05_preference_optimization", train.parent.name, pairs, start,
+                                               method, beta=0.1, lr=0.0002, epochs=1, seed=0)
         assert adapter == train / "adapter" and summary["processes"] == 2
     elif recipe == "repnoise":
         import random
