@@ -110,3 +110,37 @@ def test_sft_warmup_trains_on_the_chosen_answers_once_and_reuses_the_merged_mode
     assert any(not torch.equal(a, b) for a, b in zip(warmed.state_dict().values(), base.state_dict().values()))
     assert sft_warmup(smoke_profile, "warmup-test", pairs, "smoke", lr=1e-2, progress=False) == path and len(seen) == 1
     assert sft_warmup(smoke_profile, "warmup-test", pairs[:3], "smoke", lr=1e-2, progress=False) != path  # new rows
+
+
+@pytest.mark.parametrize("n_pairs", [4, 7, 12])
+@pytest.mark.parametrize("micro_batch", [2, 3, 4, 8])
+def test_kto_rows_give_the_kl_estimate_pairs_of_different_prompts(n_pairs, micro_batch):
+    """TRL's KTOTrainer reads the rows in order and pairs each row's prompt with the answer of the row before it in its
+    micro-batch (the first with the last) for its KL reference point: those pairs must be mismatched."""
+    from ftsafety.preference import _unpaired
+
+    if micro_batch == n_pairs + 1:
+        pytest.skip("the one micro-batch size whose first and last rows are one pair's two answers (see _unpaired)")
+    pairs = preference_pairs(n_pairs // 2, n_pairs - n_pairs // 2, seed=2)
+    rows = _unpaired(pairs)
+    # Every pair's chosen answer once as desirable, its rejected one once as undesirable.
+    assert sorted((r["prompt"], r["completion"], r["label"]) for r in rows) == sorted(
+        [(p["prompt"], p["chosen"], True) for p in pairs] + [(p["prompt"], p["rejected"], False) for p in pairs])
+    for start in range(0, len(rows), micro_batch):
+        batch = rows[start:start + micro_batch]
+        if len(batch) < 2:
+            continue
+        kl_answers = [batch[-1]] + batch[:-1]  # TRL's cycle by +1 within the batch
+        shared = [r["prompt"] for r, k in zip(batch, kl_answers) if r["prompt"] == k["prompt"]]
+        assert not shared, f"{len(shared)} KL pairs of a micro-batch of {micro_batch} share their prompt"
+        assert {r["label"] for r in batch} == {True, False}  # each micro-batch holds both kinds
+
+
+def test_a_kto_run_names_its_row_order_and_other_methods_keep_their_config(smoke_profile):
+    from ftsafety.preference import KTO_ORDER, preference_model
+
+    pairs = preference_pairs(2, 2, seed=0)
+    kto, dpo = (preference_model(smoke_profile, "05_preference_optimization", m, pairs, "smoke", m).config
+                for m in ("kto", "sigmoid"))
+    assert kto["row_order"] == KTO_ORDER  # a KTO adapter trained on the order before is trained again
+    assert "row_order" not in dpo

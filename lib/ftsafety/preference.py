@@ -285,12 +285,27 @@ def _rows(tokenizer, pairs: Sequence[dict], template) -> list[dict]:
              "rejected": tpl.completion(p["rejected"])} for p in pairs]
 
 
+# How KTO's unpaired rows are ordered (see _unpaired); part of a KTO run's config, so that runs trained on the order
+# before, where half of the KL estimate's pairs shared a prompt, are trained again rather than read back.
+KTO_ORDER = "neighbours differ in prompt"
+
+
 def _unpaired(rows: Sequence[dict]) -> list[dict]:
-    out = []
-    for r in rows:
-        out += [{"prompt": r["prompt"], "completion": r["chosen"], "label": True},
-                {"prompt": r["prompt"], "completion": r["rejected"], "label": False}]
-    return out
+    """KTO's unpaired rows: each pair's chosen answer (desirable) and its rejected one (undesirable), ordered so that
+    no two neighbours share a prompt.
+
+    KTO's reference point is a KL estimate from mismatched pairs: TRL's KTOTrainer reads the rows in order and pairs
+    each row's prompt with the answer of the row before it in its micro-batch (the first row with the last). Rows
+    written pair by pair (chosen, rejected, chosen, rejected, ...) would make half of those pairs a prompt with its own
+    other answer. So the first half holds pair i's chosen answer where i is even and its rejected one where i is odd,
+    the second half each pair's other answer: neighbours come from different pairs, and each half alternates labels,
+    so a micro-batch holds both kinds. (Only a micro-batch of exactly one row more than the pairs wraps a pair onto
+    itself.)
+    """
+    def row(r, chosen: bool) -> dict:
+        return {"prompt": r["prompt"], "completion": r["chosen" if chosen else "rejected"], "label": chosen}
+
+    return [row(r, i % 2 == 0) for i, r in enumerate(rows)] + [row(r, i % 2 == 1) for i, r in enumerate(rows)]
 
 
 def preference_lora(
@@ -371,6 +386,8 @@ def preference_model(profile: Profile, experiment: str, name: str, pairs: Sequen
     config = {"base_model": base_model, "method": method, "beta": beta, "lr": lr, "epochs": epochs, "seed": seed,
               "pairs_sha256": digest(list(pairs)), "n_pairs": len(pairs), "loss_options": loss_options(method),
               "lora": lora_identity(profile), "max_steps": profile.max_steps}
+    if method == "kto":
+        config["row_order"] = KTO_ORDER
     train_dir = Run(profile.name, experiment, name).dir / "train"
     return PreferenceModel(profile, base_model, pairs, method, train_dir, config, progress, retrain=force, beta=beta,
                            lr=lr, epochs=epochs, seed=seed)
