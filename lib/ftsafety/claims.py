@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 from .stats import Estimate, half_of, holm, paired_difference, rate_estimate
 
-VERSION = 5
+VERSION = 6
 JUDGES = ("keyword", "classifier")  # the two offline judges; the first is the primary one (Qi et al.'s keywords)
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
 # Where a claim comes from: a paper's finding, the course's own bar or question, or a check that holds by construction
@@ -619,6 +619,17 @@ CHANGELOG: tuple[dict, ...] = (
                "only held-out harmful requests use are left out (82 of 105). Every run built on the reference is "
                "retrained. Notebook 00's section 5b builds and measures the five recipes compared.",
      "why": "Measured on the wide test set (350 safe prompts, 350 unsafe twins) and the 100 held-out harmful prompts, keyword / learned judge, 95% intervals: the recipe before (no wide-set rows) refused 26% [21, 31] / 28% [24, 33] of the safe prompts and 88% [80, 93] / 89% [81, 94] of the harmful ones. With the pairs before the word filter: help only 14% / 17% safe, 78% / 82% harmful; help with every twin refused 25% / 27%, 87% / 88%; half the twins 24% / 26%, 87% / 87%; one twin in 8 17% / 21%, 83% / 86%. Those runs held 23 pairs with words only held-out harmful requests use, so the choice rests on the filtered recipe alone, declared before its run: adopt it if it refuses at least 80% of the harmful prompts under both judges, else keep the recipe before. It refused 19% [15, 23] / 21% [17, 26] of the safe prompts and 82% [73, 88] / 84% [76, 90] of the harmful ones, so it was adopted. Chosen on the test prompts, so marked."},
+    {"key": "05-kto-order", "version": 6, "date": "2026-12-01", "commit": "48757a4",
+     "after_data": True, "claims": ("05.best_above_start", "05.methods_differ", "05.nca_near_best", "05.target_90",
+                                    "05.target_overrefusal"),
+     "change": "KTO's unpaired rows are ordered so that no two neighbours share a prompt (each pair's two answers in "
+               "different halves of the data, labels alternating). TRL's KTOTrainer estimates KTO's KL reference point "
+               "from each row's prompt with the answer of the row before it in its micro-batch; written pair by pair, "
+               "half of those pairs were a prompt with its own other answer rather than a mismatched one. The KTO run "
+               "is trained again; the other methods are unchanged.",
+     "why": "Found by reading TRL's KTO collator while checking KTO in two processes (issue 28), not from a result. "
+            "Notebook 05's laptop runs, in which these claims compare KTO with the other methods, had been seen, so "
+            "marked."},
 )
 
 
