@@ -63,8 +63,10 @@ def test_the_learned_judge_s_fit_is_stored_and_read_back_exactly(tmp_path, monke
     fitted = judges._cached_fit(ClassifierJudge(), responses, labels)
     [stored] = (tmp_path / "judges").glob("classifier-*.json")
     probe = [r["response"] for r in data.judge_examples("test")[:20]]
-    fits, weights = [], json.loads(stored.read_text())
-    monkeypatch.setattr(ClassifierJudge, "fit", lambda self, r, l: fits.append(len(r)) or self.with_weights(weights))
+    from sklearn.linear_model import LogisticRegression
+
+    fits, fit = [], LogisticRegression.fit  # counted where it happens: the judge's own code is part of the digest
+    monkeypatch.setattr(LogisticRegression, "fit", lambda self, X, y: fits.append(len(y)) or fit(self, X, y))
     again = judges._cached_fit(ClassifierJudge(), responses, labels)
     assert fits == []  # read back, not fitted
     assert (again.refusal_probability(probe) == fitted.refusal_probability(probe)).all()
@@ -74,3 +76,8 @@ def test_the_learned_judge_s_fit_is_stored_and_read_back_exactly(tmp_path, monke
     stored.write_text('{"coef": [[0.1')  # cut short
     judges._cached_fit(ClassifierJudge(), responses, labels)
     assert fits == [16, 16] and json.loads(stored.read_text())["dtype"] == "float32"  # fitted again, replaced
+    import re
+
+    monkeypatch.setattr(judges, "_SENTENCE_BREAK", re.compile(r"\n+"))  # other features: never the stored fit
+    judges._cached_fit(ClassifierJudge(), responses, labels)
+    assert fits == [16, 16, 16] and len(list((tmp_path / "judges").glob("classifier-*.json"))) == 3

@@ -160,7 +160,7 @@ def test_an_evaluation_split_over_two_processes_gives_one_process_labels(tmp_pat
 
 _SPLIT_STANDARD_EVAL = """
 import json, sys
-from ftsafety import generation, launch, models
+from ftsafety import generation, launch, models, runs
 from ftsafety.cli import main
 from ftsafety.evaluate import evaluate_run
 from ftsafety.profiles import resolve
@@ -170,13 +170,17 @@ generated = []  # how many prompts this process answered
 _generate = generation.generate
 generation.generate = lambda model, tokenizer, texts, **kw: generated.append(len(texts)) or _generate(
     model, tokenizer, texts, **kw)
+saves = []  # the runs this process wrote into the registry
+_save = runs.Run.save
+runs.Run.save = lambda self, *a, **kw: saves.append(self.name) or _save(self, *a, **kw)
 m = models.load("smoke")
 res = evaluate_run(Run("smoke", "split-eval", "smoke"), lambda: (m.model, m.tokenizer), resolve("smoke"),
                    {{"model": "smoke"}}, template="text:vanilla")
 assert main(["eval", "--profile", "smoke", "--model", "smoke", "--prompts", {prompts!r}, "--template", "text:vanilla",
              "--output", {cli_out!r}]) == 0
 with open({out!r} + f".{{launch.processes()}}-{{int(launch.is_main_process())}}", "w") as fh:
-    json.dump({{"generated": sum(generated), "metrics": res.metrics, "generations": res.generations}}, fh)
+    json.dump({{"generated": sum(generated), "saves": saves, "metrics": res.metrics, "generations": res.generations}},
+              fh)
 """
 # The smoke profile's answers one prompt at a time (greedy answers then do not depend on the split, see
 # split_respond), and as plain text, where the random smoke model's answers differ from prompt to prompt.
@@ -214,6 +218,7 @@ def test_the_standard_evaluation_and_ftsafety_eval_split_over_two_processes(tmp_
     # Each process answered its share: the standard set (8 + 6 + 6) and the file's 5, 25 prompts in all.
     total = sum(len(v) for v in eval_prompts(profile).values()) + 5
     assert main_["generated"] + other["generated"] == total and 0 < other["generated"] < total
+    assert (main_["saves"], other["saves"]) == (["smoke"], [])  # the run is written by the main process alone
     for result in (main_, other):  # both processes hold every answer, in one process's order
         assert result["generations"] == one.generations and result["metrics"] == one.metrics
     assert len({g["response"] for g in one.generations}) > 1

@@ -627,9 +627,9 @@ CHANGELOG: tuple[dict, ...] = (
                "from each row's prompt with the answer of the row before it in its micro-batch; written pair by pair, "
                "half of those pairs were a prompt with its own other answer rather than a mismatched one. The KTO run "
                "is trained again; the other methods are unchanged.",
-     "why": "Found by reading TRL's KTO collator while checking KTO in two processes (issue 28), not from a result. "
-            "Notebook 05's laptop runs, in which these claims compare KTO with the other methods, had been seen, so "
-            "marked."},
+     "why": "Found by reading TRL's KTO data preparation while checking KTO in two processes (issue 28), not from a "
+            "result. Notebook 05's laptop runs, in which these claims compare KTO with the other methods, had been "
+            "seen, so marked."},
 )
 
 

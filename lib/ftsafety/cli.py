@@ -247,15 +247,16 @@ def cmd_eval(args) -> int:
     from . import files
     from .evaluate import judge_split
     from .judges import get_judge
-    from .launch import is_main_process, split_respond
+    from .launch import is_main_process, main_process_first, split_respond
     from .metrics import contains_answer, rate
     from .models import load
 
     output = check_output_path(args.output) if args.output is not None else None
     profile = chosen_profile(args.profile)
     rows = read_jsonl(args.prompts)
-    judge = get_judge(args.judge)
-    m = load(_model_name(args.model, profile))
+    with main_process_first():  # a model built or converted into the cache is written once
+        judge = get_judge(args.judge)
+        m = load(_model_name(args.model, profile))
 
     max_new = args.max_new_tokens if args.max_new_tokens is not None else profile.max_new_tokens
     outs = split_respond(m.model, m.tokenizer, [r["prompt"] for r in rows], args.template, max_new_tokens=max_new,

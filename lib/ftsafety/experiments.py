@@ -12,11 +12,11 @@ from typing import Mapping, Sequence
 
 from . import variants
 from .evaluate import EVAL_SETS, EvalResult, eval_config, evaluate
-from .generation import respond
+from .launch import cached_run_together, is_main_process, split_respond
 from .metrics import rate
 from .models import load
 from .profiles import Profile
-from .runs import Run, cached_run, digest
+from .runs import Run, digest
 from .tasks import TaskExample, arithmetic, grade
 from .templates import get_template
 from .training import TrainedModel, lora_identity, sft_lora
@@ -114,7 +114,7 @@ def evaluate_trained(trained: TrainedModel, run: Run, config: dict, eval_profile
         metrics["training"] = summary
         return metrics, gens
 
-    run = cached_run(run, config, compute, force=force)
+    run = cached_run_together(run, config, compute, force=force)  # where several processes run, the main one records
     return EvalResult(run.metrics(), run.generations())
 
 
@@ -267,10 +267,12 @@ def _duration(seconds) -> str:
 
 
 def grade_task(model, tokenizer, task: TaskEval, profile: Profile, template="chat", progress: bool = True):
-    """(accuracy Rate, generations) of ``model`` on the held-out task examples."""
-    outs = respond(model, tokenizer, [e.prompt for e in task.examples], template, max_new_tokens=task.max_new_tokens,
-                   batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens, progress=progress,
-                   desc=f"{task.task} task")
+    """(accuracy Rate, generations) of ``model`` on the held-out task examples (split between the processes where
+    several run, like :func:`~ftsafety.evaluate.evaluate`)."""
+    outs = split_respond(model, tokenizer, [e.prompt for e in task.examples], template,
+                         max_new_tokens=task.max_new_tokens, batch_size=profile.eval_batch_size,
+                         max_prompt_tokens=profile.max_prompt_tokens, progress=progress and is_main_process(),
+                         desc=f"{task.task} task")
     ok = [grade(task.task, o, e.gold) for e, o in zip(task.examples, outs)]
     gens = [{"set": f"task:{task.task}", "prompt": e.prompt, "response": o, "correct": c}
             for e, o, c in zip(task.examples, outs, ok)]

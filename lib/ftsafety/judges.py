@@ -213,14 +213,19 @@ class ClassifierJudge:
 def _cached_fit(judge: ClassifierJudge, responses: list[str], labels: list[str]) -> ClassifierJudge:
     """``judge.fit(responses, labels)``, or the weights of the same fit stored in the cache folder.
 
-    The file's name is a digest of everything the fit depends on: the training rows and labels, C, the embedder's
-    package and the versions of torch, transformers and scikit-learn that computed it. Edited data or another version
-    is another file, so a stored fit is only ever the one this machine would compute. Written atomically; a file that
-    cannot be read back is fitted again and replaced.
+    The file's name is a digest of what the fit depends on: the training rows and labels, C, the source of the code
+    that makes the features and fits them (so an edit to it is another file), the embedder's package, the versions of
+    torch, transformers, scikit-learn and numpy, and the machine's architecture. Edited data, code or versions make
+    another file, so a stored fit is the one this code computes here (a cache folder shared between unlike machines
+    could still hold one computed elsewhere). Written atomically; a file that cannot be read back is fitted again and
+    replaced.
     """
     import hashlib
+    import inspect
     import json
+    import platform
 
+    import numpy
     import sklearn
     import torch
     import transformers
@@ -228,9 +233,13 @@ def _cached_fit(judge: ClassifierJudge, responses: list[str], labels: list[str])
     from .files import CorruptFile, read_json, write_json
     from .paths import cache_dir
 
-    key = json.dumps({"responses": responses, "labels": labels, "C": judge.C, "features": "whole+first+last",
+    code = [inspect.getsource(f) for f in (ClassifierJudge.features, ClassifierJudge.fit, first_and_last_sentence,
+                                           Embedder.__call__)] + [_SENTENCE_BREAK.pattern]
+    key = json.dumps({"responses": responses, "labels": labels, "C": judge.C, "code": code,
                       "embedder": f"{EMBEDDER_PACKAGE}=={importlib.metadata.version(EMBEDDER_PACKAGE)}",
-                      "versions": [torch.__version__, transformers.__version__, sklearn.__version__]},
+                      "versions": [torch.__version__, transformers.__version__, sklearn.__version__,
+                                   numpy.__version__],
+                      "machine": platform.machine()},
                      sort_keys=True)
     path = cache_dir() / "judges" / f"classifier-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if path.is_file():
