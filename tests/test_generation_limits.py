@@ -104,6 +104,7 @@ def test_length_batches_cover_every_prompt_once_within_rows_and_budget():
 
 def test_evaluate_passes_the_profiles_prompt_limit(smoke_profile, monkeypatch):
     from ftsafety import evaluate as ev
+    from ftsafety import generation
 
     seen = []
 
@@ -111,6 +112,6 @@ def test_evaluate_passes_the_profiles_prompt_limit(smoke_profile, monkeypatch):
         seen.append(kwargs)
         return ["I cannot help with that."] * len(prompts)
 
-    monkeypatch.setattr(ev, "respond", fake_respond)
+    monkeypatch.setattr(generation, "respond", fake_respond)  # what launch.split_respond calls in each process
     ev.evaluate(None, None, smoke_profile.replace(max_prompt_tokens=77), progress=False)
     assert seen and all(kw["max_prompt_tokens"] == 77 for kw in seen)
