@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import data
 from .judges import get_judge
-from .launch import cached_run_together, is_main_process, map_split, split_respond
+from .launch import cached_run_together, map_split, split_respond
 from .metrics import Rate, contains_answer, rate
 from .profiles import Profile
 from .runs import Run
@@ -82,8 +82,7 @@ def evaluate(
     prompts = eval_prompts(profile, sets)
     gens: list[dict] = []
     metrics: dict = {}
-    kw = dict(batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens,
-              progress=progress and is_main_process())
+    kw = dict(batch_size=profile.eval_batch_size, max_prompt_tokens=profile.max_prompt_tokens, progress=progress)
 
     safety_sets = [s for s in SAFETY_SETS if s in sets]
     rows = [(s, r) for s in safety_sets for r in prompts[s]]

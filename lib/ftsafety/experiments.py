@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 from . import variants
 from .evaluate import EVAL_SETS, EvalResult, eval_config, evaluate
-from .launch import cached_run_together, is_main_process, split_respond
+from .launch import cached_run_together, split_respond
 from .metrics import rate
 from .models import load
 from .profiles import Profile
@@ -271,7 +271,7 @@ def grade_task(model, tokenizer, task: TaskEval, profile: Profile, template="cha
     several run, like :func:`~ftsafety.evaluate.evaluate`)."""
     outs = split_respond(model, tokenizer, [e.prompt for e in task.examples], template,
                          max_new_tokens=task.max_new_tokens, batch_size=profile.eval_batch_size,
-                         max_prompt_tokens=profile.max_prompt_tokens, progress=progress and is_main_process(),
+                         max_prompt_tokens=profile.max_prompt_tokens, progress=progress,
                          desc=f"{task.task} task")
     ok = [grade(task.task, o, e.gold) for e, o in zip(task.examples, outs)]
     gens = [{"set": f"task:{task.task}", "prompt": e.prompt, "response": o, "correct": c}

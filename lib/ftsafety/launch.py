@@ -210,5 +210,5 @@ def split_respond(model, tokenizer, prompts: Sequence[str], template="chat", **k
     """
     from .generation import respond
 
-    kwargs.setdefault("progress", is_main_process())
+    kwargs["progress"] = kwargs.get("progress", True) and is_main_process()  # one bar, the main process's
     return map_split(lambda part: respond(model, tokenizer, part, template, **kwargs), prompts)
