@@ -67,7 +67,8 @@ def test_every_registered_claim_is_well_formed():
 
 def test_claims_changed_after_seeing_data_are_marked_from_the_changelog():
     assert claims.get("02.target_drop").changed_after_data == ("02-recipe", "02-target")
-    assert claims.get("06.repnoise_blocks_content").changed_after_data == ("06-recipe", "06-setting", "06-metric")
+    assert claims.get("06.repnoise_blocks_content").changed_after_data == ("06-recipe", "06-setting", "06-metric",
+                                                                             "06-noise-seeds")
     assert claims.get("01.benign_lowers").changed_after_data == ()  # never changed since it was written
 
 

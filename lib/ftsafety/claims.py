@@ -619,6 +619,15 @@ CHANGELOG: tuple[dict, ...] = (
                "only held-out harmful requests use are left out (82 of 105). Every run built on the reference is "
                "retrained. Notebook 00's section 5b builds and measures the five recipes compared.",
      "why": "Measured on the wide test set (350 safe prompts, 350 unsafe twins) and the 100 held-out harmful prompts, keyword / learned judge, 95% intervals: the recipe before (no wide-set rows) refused 26% [21, 31] / 28% [24, 33] of the safe prompts and 88% [80, 93] / 89% [81, 94] of the harmful ones. With the pairs before the word filter: help only 14% / 17% safe, 78% / 82% harmful; help with every twin refused 25% / 27%, 87% / 88%; half the twins 24% / 26%, 87% / 87%; one twin in 8 17% / 21%, 83% / 86%. Those runs held 23 pairs with words only held-out harmful requests use, so the choice rests on the filtered recipe alone, declared before its run: adopt it if it refuses at least 80% of the harmful prompts under both judges, else keep the recipe before. It refused 19% [15, 23] / 21% [17, 26] of the safe prompts and 82% [73, 88] / 84% [76, 90] of the harmful ones, so it was adopted. Chosen on the test prompts, so marked."},
+    {"key": "06-noise-seeds", "version": 6, "date": "2026-12-01", "commit": "3ca7b9d, 9ea1e59",
+     "after_data": True, "claims": ("06.*",),
+     "change": "RepNoise's defence draws each row's noise from a seed of (training seed, step, row) instead of one "
+               "batch from the global generator, and its LoRA matrices from the run's seed; the defended model's "
+               "recipe names it (\"noise\": \"per-row seeds\"), so the defence is trained again. Same distribution, "
+               "other draws.",
+     "why": "So that a defence trained in several processes is the one trained in one (issue 28), and a rerun the "
+            "same whatever ran before it in the kernel. Not chosen from a result, but notebook 06's runs had been "
+            "seen, so marked."},
     {"key": "05-kto-order", "version": 6, "date": "2026-12-01", "commit": "48757a4",
      "after_data": True, "claims": ("05.best_above_start", "05.methods_differ", "05.nca_near_best", "05.target_90",
                                     "05.target_overrefusal"),
