@@ -15,6 +15,7 @@ def test_bundled_gguf_is_found_without_importing_the_package():
 
 def test_cached_laptop_model_loads_in_seconds():
     models.laptop_model_dir()  # converts once if this machine has not yet
+    models.load("smoke")  # imports transformers' Llama code, which is not what this test times
     t0 = time.perf_counter()
     m = models.load("laptop")
     assert time.perf_counter() - t0 < 5
@@ -40,3 +41,33 @@ def test_missing_models_explain_what_to_do(monkeypatch, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(models.ModelUnavailable, match="not a model directory"):
         models.load(str(tmp_path / "empty"))
+
+
+
+def test_a_model_cache_being_built_elsewhere_is_waited_for_not_built_again(monkeypatch, tmp_path):
+    """Two processes that need the smoke model on first use (pytest-xdist workers, two notebooks started together):
+    the second waits for the first's lock and then reads its folder, instead of building it again and replacing the
+    folder under a process that is loading it."""
+    import shutil
+    import threading
+
+    from ftsafety import models
+
+    laptop, smoke = models.laptop_model_dir(), models.smoke_model_dir()  # the shared cache's, built already
+    monkeypatch.setenv("FTSAFETY_CACHE", str(tmp_path))
+    shutil.copytree(laptop, tmp_path / "models" / laptop.name)
+    built = []
+    monkeypatch.setattr(models, "_build_smoke", lambda target, tokenizer_dir: built.append(target))
+    target = tmp_path / "models" / "smoke-llama"
+    lock = models._first_use(target)
+    lock.acquire()  # another process is building it
+    try:
+        waiter = threading.Thread(target=models.smoke_model_dir)
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive(), "did not wait for the process that holds the lock"
+        shutil.copytree(smoke, target)  # that process's finished folder
+    finally:
+        lock.release()
+    waiter.join(30)
+    assert not waiter.is_alive() and built == []  # read, not built again

@@ -55,11 +55,28 @@ def announce_precision(p: Precision) -> None:
         print(f"ftsafety: {p.line()}", flush=True)
 
 
+def _first_use(target: Path):
+    """A lock held while ``target`` in the model cache is built on first use: a second process that needs it at the
+    same time (two notebooks started together, or pytest-xdist workers) waits and then reads the finished folder,
+    instead of building it again and replacing the folder under a process that is loading it."""
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(target.parent / f".{target.name}.lock"))
+
+
 def laptop_model_dir(convert: bool = True) -> Path:
     """Directory of the bundled model converted to safetensors (converted on first use)."""
     target = cache_dir() / "models" / "smollm2-135m-instruct"
     if is_saved_model(target) or not convert:
         return target
+    with _first_use(target):
+        if not is_saved_model(target):  # another process may have converted it while this one waited
+            _convert_bundled(target)
+    return target
+
+
+def _convert_bundled(target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = bundled_gguf_path()
@@ -79,7 +96,6 @@ def laptop_model_dir(convert: bool = True) -> Path:
         (tmp / "ftsafety.json").write_text(
             json.dumps({"source": str(gguf), "convert_s": round(time.perf_counter() - t0, 2)}, indent=2)
         )
-    return target
 
 
 def smoke_model_dir() -> Path:
@@ -87,10 +103,18 @@ def smoke_model_dir() -> Path:
     target = cache_dir() / "models" / "smoke-llama"
     if is_saved_model(target):
         return target
+    tokenizer_dir = laptop_model_dir()  # before this lock: it takes its own
+    with _first_use(target):
+        if not is_saved_model(target):
+            _build_smoke(target, tokenizer_dir)
+    return target
+
+
+def _build_smoke(target: Path, tokenizer_dir: Path) -> None:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(laptop_model_dir())
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=64,
@@ -110,7 +134,6 @@ def smoke_model_dir() -> Path:
     with atomic_path(target, replace_dir=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-    return target
 
 
 def aligned_reference_root(profile_name: str) -> Path:
