@@ -225,6 +225,9 @@ def test_the_standard_evaluation_and_ftsafety_eval_split_over_two_processes(tmp_
     assert (tmp_path / "cli2.jsonl").read_text() == (tmp_path / "cli1.jsonl").read_text()
     assert [p.relative_to(tmp_path / "runs2") for p in (tmp_path / "runs2").glob("*/*/*")] == [
         Path("smoke/split-eval/smoke")]
+    # The run records that 2 processes computed it; one process's run records nothing more than its config's digest.
+    split_run, one_run = (Run("smoke", "split-eval", "smoke", root=tmp_path / r) for r in ("runs2", "runs1"))
+    assert split_run.record() == one_run.record() | {"processes": 2} and "processes" not in one_run.record()
 
 
 def test_split_batch_keeps_the_global_batch():

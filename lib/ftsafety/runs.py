@@ -110,8 +110,16 @@ class Run:
         else:
             self.generations_path.unlink(missing_ok=True)  # another config's answers
         write_json(self.metrics_path, normal(metrics))
-        write_json(self.done_path, {"config_sha256": digest(normal(config))})
+        # The marker also says how many processes computed the run where more than one did (an evaluation split
+        # between them); like a training config's, that count is a record, not part of the config a run is reused for.
+        from .launch import process_record
+
+        write_json(self.done_path, {"config_sha256": digest(normal(config)), **process_record()})
         return self
+
+    def record(self) -> dict:
+        """The finished run's marker: its config's digest and, where several processes computed it, their count."""
+        return read_json(self.done_path)
 
     def move_aside(self) -> Path:
         """Move the run's registry files into ``.corrupt-<time>/`` inside the run (kept for a look, never read)."""
