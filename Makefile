@@ -9,6 +9,9 @@ VENV ?= .venv
 # The CPU build by default; on a CUDA machine use e.g. `make course TORCH=torch PROFILE=gpu`.
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
+# make test's pytest-xdist workers: two fit two cores (each worker's torch then uses one thread, tests/conftest.py).
+# Tests go to the workers a module at a time, so a module's fixtures are built once; TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftsafety-installed
 
@@ -30,10 +33,10 @@ course: install
 	$(BIN)/ftsafety course $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(foreach s,$(SET),--set '$(s)')
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not slow" $(PYTEST_ARGS)
 
 lab: install
 	$(BIN)/python -m pip install --quiet jupyterlab

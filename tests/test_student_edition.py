@@ -1,7 +1,6 @@
-"""The student edition (`make student`): nbgrader replaces every exercise's solution with a stub, and the notebooks still
-run top to bottom, each stub falling back to the library."""
+"""The student edition (`make student`): nbgrader replaces every exercise's solution with a stub. That the notebooks
+still run top to bottom, each stub falling back to the library, is tested with the smoke runs in test_notebooks.py."""
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -39,18 +38,3 @@ def test_the_graded_edition_drops_the_collapsed_solutions(tmp_path):
         cells = json.loads(path.read_text())["cells"]
         assert not any("solution" in c.get("metadata", {}).get("tags", []) for c in cells)
         assert not any("<summary>Solution</summary>" in "".join(c["source"]) for c in cells), path.name
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("index", range(len(NOTEBOOKS)), ids=[nb.stem for nb in NOTEBOOKS])
-def test_the_student_edition_runs_top_to_bottom_on_smoke(edition, index, tmp_path, monkeypatch):
-    from ftsafety.course import run_notebook
-
-    monkeypatch.setenv("FTSAFETY_PROFILE", "smoke")
-    out = run_notebook(edition[index], "smoke", tmp_path, timeout=600)
-    book = json.loads(out.read_text())
-    outputs = [o for c in book["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    if count_stubs(edition[index]):
-        text = "".join("".join(o.get("text", "")) for o in outputs)
-        assert text.count("not written yet; the notebook uses the library's") >= count_stubs(edition[index])
