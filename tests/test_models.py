@@ -43,26 +43,26 @@ def test_missing_models_explain_what_to_do(monkeypatch, tmp_path):
         models.load(str(tmp_path / "empty"))
 
 
-
-def test_a_model_cache_being_built_elsewhere_is_waited_for_not_built_again(monkeypatch, tmp_path):
+def test_a_model_cache_being_built_elsewhere_is_waited_for_not_built_again(monkeypatch, tmp_path, capfd):
     """Two processes that need the smoke model on first use (pytest-xdist workers, two notebooks started together):
-    the second waits for the first's lock and then reads its folder, instead of building it again and replacing the
-    folder under a process that is loading it."""
+    the second says it waits for the first's lock and then reads its folder, instead of building it again and
+    replacing the folder under a process that is loading it."""
     import shutil
     import threading
 
-    from ftsafety import models
+    from filelock import FileLock
 
     laptop, smoke = models.laptop_model_dir(), models.smoke_model_dir()  # the shared cache's, built already
     monkeypatch.setenv("FTSAFETY_CACHE", str(tmp_path))
-    shutil.copytree(laptop, tmp_path / "models" / laptop.name)
-    built = []
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / laptop.name).symlink_to(laptop)
+    built, returned = [], []
     monkeypatch.setattr(models, "_build_smoke", lambda target, tokenizer_dir: built.append(target))
     target = tmp_path / "models" / "smoke-llama"
-    lock = models._first_use(target)
+    lock = FileLock(str(tmp_path / "models" / ".smoke-llama.lock"))
     lock.acquire()  # another process is building it
     try:
-        waiter = threading.Thread(target=models.smoke_model_dir)
+        waiter = threading.Thread(target=lambda: returned.append(models.smoke_model_dir()))
         waiter.start()
         waiter.join(1.0)
         assert waiter.is_alive(), "did not wait for the process that holds the lock"
@@ -70,4 +70,5 @@ def test_a_model_cache_being_built_elsewhere_is_waited_for_not_built_again(monke
     finally:
         lock.release()
     waiter.join(30)
-    assert not waiter.is_alive() and built == []  # read, not built again
+    assert returned == [target] and built == []  # read, not built again
+    assert f"waiting for another process that is building {target}" in capfd.readouterr().err

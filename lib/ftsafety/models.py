@@ -11,9 +11,11 @@ Names understood by :func:`load` and :func:`resolve_model_path`:
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,14 +57,24 @@ def announce_precision(p: Precision) -> None:
         print(f"ftsafety: {p.line()}", flush=True)
 
 
+@contextlib.contextmanager
 def _first_use(target: Path):
-    """A lock held while ``target`` in the model cache is built on first use: a second process that needs it at the
-    same time (two notebooks started together, or pytest-xdist workers) waits and then reads the finished folder,
-    instead of building it again and replacing the folder under a process that is loading it."""
-    from filelock import FileLock
+    """Hold a lock while ``target`` in the model cache is built on first use: a second process that needs it at the
+    same time (two notebooks started together, or pytest-xdist workers) says that it waits, waits, and then reads the
+    finished folder, instead of building it again and replacing the folder under a process that is loading it."""
+    from filelock import FileLock, Timeout
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(target.parent / f".{target.name}.lock"))
+    lock = FileLock(str(target.parent / f".{target.name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"ftsafety: waiting for another process that is building {target}", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def laptop_model_dir(convert: bool = True) -> Path:
