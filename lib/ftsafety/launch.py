@@ -91,8 +91,9 @@ def process_device() -> str | None:
 
 
 def process_record() -> dict:
-    """``{"processes": N}`` where N > 1 processes train together, else ``{}``: what a run's training config and summary
-    add, so that configs stored by single-process runs keep their digests."""
+    """``{"processes": N}`` where N > 1 processes run together, else ``{}``: what a run's training config and summary
+    add, so that configs stored by single-process runs keep their digests, and what the done marker of an evaluation
+    split between the processes records (:func:`cached_run_together`)."""
     n = processes()
     return {"processes": n} if n > 1 else {}
 
@@ -177,8 +178,8 @@ def cached_run_together(run, config: dict, compute: Callable, force: bool = Fals
 
     ``compute()`` runs in every process where the run is not stored (each generates its share of the prompts, so all
     must take part) and returns ``(metrics, generations)`` gathered on every process; only the main process writes them.
-    Every process decides before any writes, and reads the recorded run after the main process has written it. In one
-    process it is ``cached_run``.
+    Every process decides before any writes, and reads the recorded run after the main process has written it; the
+    run's done marker records the process count. In one process it is ``cached_run``.
     """
     from .files import CorruptFile
     from .runs import cached_run, with_precision
@@ -193,7 +194,7 @@ def cached_run_together(run, config: dict, compute: Callable, force: bool = Fals
         needed = True  # the main process moves the unreadable files aside and records the run again
     wait_for_everyone()  # every process has looked before the main one changes the run
     if is_main_process():
-        run = cached_run(run, config, compute, force)
+        run = cached_run(run, config, compute, force, record=process_record())
     elif needed:
         compute()
     wait_for_everyone()  # the run is on disk before any process reads it

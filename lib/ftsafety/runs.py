@@ -99,7 +99,10 @@ class Run:
         if self.generations_path.is_file():
             read_jsonl_records(self.generations_path)
 
-    def save(self, config: dict, metrics: dict, generations: list[dict] | None = None) -> "Run":
+    def save(self, config: dict, metrics: dict, generations: list[dict] | None = None, record: dict | None = None
+             ) -> "Run":
+        """Write the run. ``record`` goes into the done marker beside the config's digest: how the run was made where
+        that does not decide reuse (``{"processes": N}`` for an evaluation split between N processes)."""
         # The marker and the old metrics go first, the new metrics and the marker last: a run is done only when its
         # metrics belong to the config beside them.
         self.done_path.unlink(missing_ok=True)
@@ -110,16 +113,13 @@ class Run:
         else:
             self.generations_path.unlink(missing_ok=True)  # another config's answers
         write_json(self.metrics_path, normal(metrics))
-        # The marker also says how many processes computed the run where more than one did (an evaluation split
-        # between them); like a training config's, that count is a record, not part of the config a run is reused for.
-        from .launch import process_record
-
-        write_json(self.done_path, {"config_sha256": digest(normal(config)), **process_record()})
+        write_json(self.done_path, {"config_sha256": digest(normal(config)), **(record or {})})
         return self
 
     def record(self) -> dict:
-        """The finished run's marker: its config's digest and, where several processes computed it, their count."""
-        return read_json(self.done_path)
+        """The finished run's done marker: its config's digest and the ``record`` it was saved with (``{}`` for a run
+        stored before the library wrote the marker)."""
+        return read_json(self.done_path) if self.done_path.is_file() else {}
 
     def move_aside(self) -> Path:
         """Move the run's registry files into ``.corrupt-<time>/`` inside the run (kept for a look, never read)."""
@@ -156,9 +156,11 @@ def with_precision(config: dict) -> dict:
 
 
 def cached_run(
-    run: Run, config: dict, compute: Callable[[], tuple[dict, list[dict]]], force: bool = False
+    run: Run, config: dict, compute: Callable[[], tuple[dict, list[dict]]], force: bool = False,
+    record: dict | None = None,
 ) -> Run:
-    """Reuse ``run`` if it finished with this ``config``; otherwise call ``compute() -> (metrics, generations)``.
+    """Reuse ``run`` if it finished with this ``config``; otherwise call ``compute() -> (metrics, generations)`` and
+    save the run with ``record`` (see :meth:`Run.save`).
 
     The config is completed with the machine's precision (:func:`with_precision`). A stored file that cannot be read
     back is named in a message, the run's files are moved aside, and the run is recomputed.
@@ -178,7 +180,7 @@ def cached_run(
     else:
         logger.info("%s: computing again (forced)", label)
     metrics, generations = compute()
-    return run.save(config, metrics, generations)
+    return run.save(config, metrics, generations, record)
 
 
 def _why_not_done(run: Run, config: dict) -> str:
