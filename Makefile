@@ -10,7 +10,8 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 # make test's pytest-xdist workers: two fit two cores (each worker's torch then uses one thread, tests/conftest.py).
-# Tests go to the workers a module at a time, so a module's fixtures are built once; TEST_WORKERS=0: one process.
+# Tests go to the workers a module at a time, so a module's fixtures are built once, in the order tests/conftest.py
+# sets (the longest first); TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftsafety-installed
@@ -33,10 +34,10 @@ course: install
 	$(BIN)/ftsafety course $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(foreach s,$(SET),--set '$(s)')
 
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not slow" $(PYTEST_ARGS)
 
 lab: install
 	$(BIN)/python -m pip install --quiet jupyterlab

@@ -36,9 +36,19 @@ def smoke_profile():
     return resolve("smoke")
 
 
-# The longest modules first: xdist hands modules to its workers in this order, and one started last would run on alone.
-# Each is one worker's unit: the nine smoke runs with the book and the student edition (about half of the whole suite),
-# and the gpu and paper profiles' eleven runs.
+def pytest_configure(config):
+    """Build the shared model cache (the laptop model's conversion, the smoke model) once, before any test runs and
+    before pytest-xdist starts its workers: a first-use conversion prints its progress, which a test reading a
+    command's output would see, and the first test to load a model would carry its time."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        from ftsafety import models
+
+        models.smoke_model_dir()  # converts the laptop model first: the smoke model takes its tokenizer
+
+
+# The longest modules first: with --no-loadscope-reorder (Makefile) xdist hands modules to its workers in this order,
+# and one started last would run on alone. The first two are each about a worker's share: the nine smoke runs with the
+# book and the student edition's runs, and the gpu and paper profiles' eleven runs.
 LONGEST_FIRST = ("test_notebooks.py", "test_hub_profiles.py", "test_multiprocess.py")
 
 

@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-
 STANDIN_SIZES = dict(n_harmful_eval=8, n_overrefusal_eval=6, n_capability_eval=6, max_new_tokens=8,
                      capability_max_new_tokens=6, epochs=1, max_steps=2, n_finetune=4, seeds=[0], measures=False)
 HUB_PROFILE_RUNS = [("gpu", nb) for nb in NOTEBOOKS] + [("paper", nb) for nb in NOTEBOOKS[:2]]
-# The smoke runs above train every grid point and every preference method; here the smallest grids that still take
+# The smoke runs (test_notebooks.py) train every grid point and every preference method; here the smallest grids that still take
 # each code path (one task and one malicious strategy, two doses, one attack learning rate, one preference method of
 # each kind: reference model, unpaired, reference-free) cover the hub profiles' code in a fraction of the time.
 STANDIN_PARAMS = {

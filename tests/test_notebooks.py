@@ -97,7 +97,8 @@ def edition(tmp_path_factory):
 @pytest.mark.parametrize("index", range(len(NOTEBOOKS)), ids=[nb.stem for nb in NOTEBOOKS])
 def test_the_student_edition_runs_top_to_bottom_on_smoke(edition, index, tmp_path, monkeypatch):
     """nbgrader's stubs in place of the solutions: every stub falls back to the library and says so. With the smoke
-    runs' parameters (their optional sections on), so that the fine-tunes those runs stored are reused."""
+    runs' parameters (their optional sections on), so that the fine-tunes those runs stored are reused; the sections'
+    default (off) runs on the gpu profile's stand-ins (test_hub_profiles.py)."""
     from ftsafety.course import run_notebook
 
     monkeypatch.setenv("FTSAFETY_PROFILE", "smoke")
