@@ -303,7 +303,7 @@ def test_a_process_that_is_not_the_main_one_trains_but_writes_nothing(monkeypatc
 # - reward: notebook 07's 8 smoke rows, of which TRL keeps the 6 within smoke's 128 tokens, two steps of 2. Every step
 #   is a full global batch: where the last step has fewer rows, accelerate fills the idle process's share with rows
 #   from the start of the data (its even_batches), and the runs differ.
-# - dpo-kto, dpo-orpo, dpo-warmup: `--recipe dpo` with notebook 05's other methods and its SFT warm-up ("args", the
+# - dpo-kto, dpo-orpo, dpo-simpo, dpo-warmup: `--recipe dpo` with notebook 05's other methods and its SFT warm-up ("args", the
 #   options added to the command).
 #   KTO's 4 pairs are 8 unpaired rows, two steps of 4 (smoke's batch): TRL's KTOTrainer refuses 1-row micro-batches (its
 #   KL estimate pairs each prompt with the answer of the row before it in the micro-batch), so each process takes 2,
@@ -315,6 +315,8 @@ def test_a_process_that_is_not_the_main_one_trains_but_writes_nothing(monkeypatc
 #   micro-batches, other KL pairs, agrees as closely).
 #   ORPO's NLL term is a token mean over each micro-batch, as RepNoise's cross-entropies are: 1-row micro-batches, two
 #   per step by accumulation in one process (2-row micro-batches in one process differ by 4e-5).
+#   SimPO (TRL's CPOTrainer, SimPO loss, no NLL term: cpo_alpha 0) averages a per-pair loss over the rows, as
+#   sigmoid DPO does: two steps of 2, one row per process.
 #   The warm-up (SFT on the pairs' chosen answers, trained by both processes through launch.cached_model_together and
 #   merged) and the sigmoid DPO from it: two steps of 2 each, both models compared.
 # The same TOLERANCE as the SFT runs: the processes compute the same float32 sums in another order.
@@ -327,6 +329,8 @@ RECIPES = {
     "dpo-orpo": {"args": ["--method", "orpo"], "overrides": {"train_batch_size": 2},
                  "one": {"train_batch_size": 1, "grad_accum": 2}, "device_batch": (1, 1),
                  "adapter": NB05 / "orpo-s0/train/adapter"},
+    "dpo-simpo": {"args": ["--method", "simpo"], "overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 2},
+                  "device_batch": (1, 1), "adapter": NB05 / "simpo-s0/train/adapter"},
     "dpo-warmup": {"args": ["--warmup"], "overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 2},
                    "device_batch": (1, 1), "adapter": NB05 / "sigmoid-after-warmup-s0/train/adapter"},
     "repnoise": {"overrides": {"train_batch_size": 2}, "one": {"train_batch_size": 1, "grad_accum": 2},
